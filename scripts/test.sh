@@ -13,6 +13,11 @@ case "$suite" in
   unit) files=(test/unit/**/*.test.ts test/model/**/*.test.ts) ;;
   integration) files=(test/integration/**/*.test.ts test/harness/**/*.test.ts) ;;
   all) files=(test/unit/**/*.test.ts test/model/**/*.test.ts test/harness/**/*.test.ts test/integration/**/*.test.ts) ;;
+  compat) # KV and harness tests on the oldest supported server line (NATS_SERVER_VERSION, default 2.10);
+     # an outer NATS_SERVER_BIN would mask the requested version, so it is dropped here.
+     unset NATS_SERVER_BIN
+     export NATS_SERVER_VERSION="${NATS_SERVER_VERSION:-2.10}"
+     files=(test/integration/kv-*.test.ts test/harness/**/*.test.ts) ;;
   *) # a list of files or globs given by the caller
      files=("$@") ;;
 esac

@@ -1,0 +1,74 @@
+/**
+ * Keeps the stable-ID lease alive: every workerIdTtl/3 a revision-checked update (fenced, unlike
+ * parti Go's blind put). Someone else's write → `lease.lost` at once. Transient failures are
+ * retried at the next tick; if no renewal succeeded for workerIdTtl since the last success (the key
+ * has expired on the server by then) → `lease.lost`. Completes after `lease.lost`.
+ */
+import type { Observable } from 'rxjs';
+import { fromEventObservable } from 'xstate';
+import { LeaseLostError, RevisionMismatchError, TimeoutError } from '../errors.js';
+import type { WorkerEvent, WorkerServiceEvent } from '../machines/worker.events.js';
+import { stableIdValue } from '../wire/keys.js';
+import type { ServiceDeps } from './deps.js';
+import { loop$, monotonicMs, settle, sleep } from './timers.js';
+
+export interface LeaseRenewalInput {
+  /** The claimed ID (also its key in the stable-ID bucket). */
+  readonly workerId: string;
+  /** Revision returned by the claim (or the last renewal). */
+  readonly revision: number;
+}
+
+export type LeaseRenewalEvent = Extract<WorkerServiceEvent, { type: 'lease.renewed' | 'lease.lost' }>;
+
+export function leaseRenewalEvents$(deps: ServiceDeps, input: LeaseRenewalInput): Observable<LeaseRenewalEvent> {
+  const ttl = deps.config.workerIdTtl;
+  const period = Math.max(1, Math.floor(ttl / 3));
+  const key = input.workerId;
+  const log = deps.logger.child({ component: 'lease-renewal', workerId: key });
+
+  return loop$<LeaseRenewalEvent>(async (emit, signal) => {
+    const bucket = (await deps.buckets()).stableId;
+    if (signal.aborted) return; // stopped while the buckets were opening: issue nothing
+    let revision = input.revision;
+    // The claim happened just before this service started; count the lease from here.
+    let lastOk = monotonicMs();
+    let lastError: unknown;
+    const lost = (cause: unknown): void => emit({ type: 'lease.lost', error: new LeaseLostError(key, { cause }) });
+
+    for (;;) {
+      const untilExpiry = lastOk + ttl - monotonicMs();
+      await sleep(Math.min(period, untilExpiry), signal);
+      const started = monotonicMs();
+      const remaining = lastOk + ttl - started;
+      if (remaining <= 0) {
+        log.warn({ err: lastError }, 'lease expired before it could be renewed');
+        lost(lastError ?? new TimeoutError('stable ID renewal', ttl));
+        return;
+      }
+      const r = await settle(bucket.update(key, stableIdValue(deps.now()), revision), { signal, timeoutMs: remaining });
+      if (r.kind === 'ok') {
+        revision = r.value;
+        lastOk = started;
+        lastError = undefined;
+        emit({ type: 'lease.renewed', revision });
+      } else if (r.kind === 'error' && r.error instanceof RevisionMismatchError) {
+        log.warn({ err: r.error, revision }, 'stable ID taken over by another writer');
+        lost(r.error);
+        return;
+      } else if (r.kind === 'error') {
+        lastError = r.error;
+        log.warn({ err: r.error }, 'stable ID renewal failed; retrying at the next tick');
+      } else {
+        log.warn({ err: lastError }, 'lease expired while a renewal was in flight');
+        lost(lastError ?? new TimeoutError('stable ID renewal', ttl));
+        return;
+      }
+    }
+  });
+}
+
+/** Actor logic: `fromEventObservable`, input LeaseRenewalInput, sends LeaseRenewalEvent to the parent. */
+export function createLeaseRenewal(deps: ServiceDeps) {
+  return fromEventObservable<WorkerEvent, LeaseRenewalInput>(({ input }) => leaseRenewalEvents$(deps, input));
+}
