@@ -34,7 +34,7 @@ interface ConsistentHashLib {
 }
 const ConsistentHash = require('consistent-hash') as new () => ConsistentHashLib;
 const { jumpConsistentHash } = require('@subspace/jump-consistent-hash') as {
-  jumpConsistentHash(key: Uint8Array, buckets: number): number;
+  jumpConsistentHash: (key: Uint8Array, buckets: number) => number;
 };
 interface SkeletonLib {
   setSites(sites: string[]): void;

@@ -26,7 +26,11 @@ export const configSchema = z
     minRebalanceInterval: ms(1).default(10_000),
     /** Defaults to 1.5 × heartbeatInterval. */
     emergencyGracePeriod: ms(0).optional(),
-    /** A leader that finds at least this fraction of the expected group alive uses the cold-start window. */
+    /**
+     * A new leader uses the cold-start window when there was no assignment before, or when fewer
+     * than this fraction of the previously assigned workers are alive (a group restart);
+     * otherwise the planned-scale window.
+     */
     restartDetectionRatio: z.number().min(0).max(1).default(0.5),
     /** start() rejects with TimeoutError if the worker is not Stable by then (0 = no limit). */
     startTimeout: ms(0).default(60_000),

@@ -105,9 +105,9 @@ export interface StateChange {
 
 /** User callbacks. Called one at a time per manager, in event order; a throwing hook goes to onError. */
 export interface Hooks {
-  onAssignmentChanged?(change: AssignmentChange): void | Promise<void>;
-  onStateChanged?(change: StateChange): void | Promise<void>;
-  onError?(error: Error): void | Promise<void>;
+  onAssignmentChanged?: (change: AssignmentChange) => void | Promise<void>;
+  onStateChanged?: (change: StateChange) => void | Promise<void>;
+  onError?: (error: Error) => void | Promise<void>;
 }
 
 /** The subset of pino's logger parti-ts uses. Any pino logger satisfies it. */

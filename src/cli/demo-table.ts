@@ -66,9 +66,8 @@ export function renderTable(rows: readonly WorkerRow[], summary: TableSummary, c
     else lines.push(c.yellow(text));
   });
   const coverage = `${summary.owned}/${summary.total} partitions owned`;
-  lines.push(
-    c.dim(`${summary.owned === summary.total ? coverage : c.yellow(coverage)} · ${formatDuration(summary.elapsedMs)} elapsed`),
-  );
+  const elapsed = ` · ${formatDuration(summary.elapsedMs)} elapsed`;
+  lines.push(summary.owned === summary.total ? c.dim(coverage + elapsed) : c.yellow(coverage) + c.dim(elapsed));
   return lines;
 }
 
@@ -123,12 +122,12 @@ export class Screen {
     }, wait);
   }
 
-  /** Prints the final table (once more if it changed) and stops redrawing. */
-  close(): void {
+  /** Prints the final table (once more if it changed, unless `flush` is false) and stops redrawing. */
+  close(flush = true): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#flush();
+    if (flush) this.#flush();
     this.#closed = true;
     this.#drawn = 0;
   }

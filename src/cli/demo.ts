@@ -241,7 +241,7 @@ class Demo {
       await this.#server.stop(STOP_GRACE_MS);
       this.screen.narrate(`nats-server (pid ${this.#server.pid}) stopped`);
     }
-    this.screen.close();
+    this.screen.close(this.#workers.length > 0);
   }
 
   /** Last resort, synchronous (process 'exit', uncaught errors): SIGKILL everything. */
@@ -463,6 +463,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const onStdoutError = () => undefined; // EPIPE (output piped into `head`): keep cleaning up
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // the terminal went away: still clean up
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
   process.on('exit', onExit);
@@ -478,6 +479,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     await demo.cleanup();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
     process.off('exit', onExit);

@@ -146,8 +146,10 @@ function reportChanges(m: Manager, reporter: Reporter): { unsubscribe(): void } 
   let lastState: WorkerState | undefined;
   let lastLeader = false;
   let lastAssignment = m.assignment;
-  const base = () => ({
+  // Key order as in DESIGN.md §6: t, event, workerId, state, leader, version[, partitions].
+  const line = <E extends 'state' | 'assignment'>(event: E) => ({
     t: Date.now(),
+    event,
     workerId: m.workerId ?? null,
     state: m.state,
     leader: m.isLeader,
@@ -158,12 +160,12 @@ function reportChanges(m: Manager, reporter: Reporter): { unsubscribe(): void } 
     if (m.state !== lastState || m.isLeader !== lastLeader) {
       lastState = m.state;
       lastLeader = m.isLeader;
-      reporter.emit({ ...base(), event: 'state' });
+      reporter.emit(line('state'));
     }
     const a = m.assignment;
     if (a !== lastAssignment) {
       lastAssignment = a;
-      reporter.emit({ ...base(), event: 'assignment', partitions: partitionIds(a?.partitions ?? []) });
+      reporter.emit({ ...line('assignment'), partitions: partitionIds(a?.partitions ?? []) });
     }
   };
   const sub = m.actor.subscribe({ next: sync, error: () => sync(), complete: () => sync() });

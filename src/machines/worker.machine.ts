@@ -247,14 +247,9 @@ export const workerMachine = setup({
                     recoveryGracePeriod: context.config.degraded.recoveryGracePeriod,
                   },
                 }),
-                onError: {
-                  target: 'Follower',
-                  actions: emit(({ event }) => ({
-                    type: 'worker.error' as const,
-                    source: 'calculator',
-                    error: toError(event.error),
-                  })),
-                },
+                // The calculator's services retry instead of failing, so an error here is a
+                // bug: a leader that cannot calculate must not keep the leader key. Shut down.
+                onError: { target: '#worker.Shutdown', actions: 'recordServiceDeath' },
               },
               // Losing leadership stops the calculator (and any window timer or in-flight publish).
               exit: [

@@ -3,12 +3,12 @@
  * bare RFC 3339 timestamp. Readers accept both: liveness is the key's presence, the value is
  * for people and `parti-ts status`.
  */
-import type { WorkerState } from '../types.js';
 
 export interface HeartbeatValue {
   /** Unix ms when written. */
   readonly ts: number;
-  readonly state?: WorkerState | string;
+  /** A WorkerState name when written by parti-ts. */
+  readonly state?: string;
   readonly leader?: boolean;
   /** Version of the assignment the worker holds. */
   readonly version?: number;

@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { createNatsKvStore } from '../../src/adapters/nats-kv.js';
 import type { KvBucket, KvStore } from '../../src/adapters/kv-port.js';
 import { KvUnavailableError } from '../../src/errors.js';
+import type { Logger } from '../../src/types.js';
 import { connectTo, serverVersionAtLeast, startNats, waitFor, type NatsServer } from '../harness/index.js';
 import { kvConformance, uniqueBucketName, WatchRecorder } from '../unit/kv-conformance.js';
 
@@ -42,6 +43,23 @@ async function streamConfig(nc: NatsConnection, bucket: string): Promise<Record<
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(`KV_${bucket}`);
   return info.config as unknown as Record<string, unknown>;
+}
+
+function recordingLogger(lines: { level: string; msg: string | undefined }[]): Logger {
+  const at =
+    (level: string) =>
+    (_obj: object, msg?: string): void => {
+      lines.push({ level, msg });
+    };
+  const logger: Logger = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return logger;
 }
 
 describe('nats KV specifics', () => {
@@ -142,7 +160,7 @@ describe('nats KV specifics', () => {
   test('kv - a watch keeps delivering after a server restart, without duplicates', async () => {
     await using server = await startNats();
     await using nc = await connectTo(server);
-    const store = await createNatsKvStore(nc);
+    const store = await createNatsKvStore(nc, { requestTimeoutMs: 1_000 });
     const b = await store.openBucket({ name: uniqueBucketName('restart'), ttlMs: 0 });
     await b.put('k', 'before');
     using w = new WatchRecorder(b, { key: '>' });
@@ -161,20 +179,25 @@ describe('nats KV specifics', () => {
     assert.equal(w.error, undefined);
   });
 
-  test('kv - a watch whose consumer is deleted on the server resubscribes', async () => {
-    await using nc = await connectTo(sharedServer());
-    const store = await createNatsKvStore(nc);
-    const name = uniqueBucketName('cdel');
-    const b = await store.openBucket({ name, ttlMs: 0 });
-    using w = new WatchRecorder(b, { key: '>' });
-    await w.caughtUp();
+  test('kv - a watch subscribed while the server is down retries with backoff and starts once it is back', async () => {
+    await using server = await startNats();
+    await using nc = await connectTo(server);
+    const logs: { level: string; msg: string | undefined }[] = [];
+    const store = await createNatsKvStore(nc, { logger: recordingLogger(logs), requestTimeoutMs: 500 });
+    const b = await store.openBucket({ name: uniqueBucketName('down'), ttlMs: 0 });
     await b.put('k', '1');
-    await w.until('the first put', (r) => r.changes.length === 1);
-    const jsm = await jetstreamManager(nc);
-    for await (const ci of jsm.consumers.list(`KV_${name}`)) await jsm.consumers.delete(`KV_${name}`, ci.name);
-    await b.put('k', '2');
-    await w.until('the put after the consumer was deleted', (r) => r.changes.length === 2, 5_000);
-    assert.deepEqual(w.changes, ['k=1@PUT', 'k=2@PUT']);
+    await server.stop();
+    using w = new WatchRecorder(b, { key: '>' });
+    await waitFor(() => logs.some((l) => l.level === 'warn' && l.msg === 'kv watch failed, resubscribing'), {
+      timeoutMs: 5_000,
+      what: 'a failed watch attempt to be logged',
+    });
+    await server.restart();
+    await w.until('the replay once the server is back', (r) => r.caughtUpCount === 1, 20_000);
+    assert.deepEqual(w.changes, ['k=1@PUT']);
+    await waitFor(() => b.put('k', '2'), { timeoutMs: 10_000, what: 'a put after restart' });
+    await w.until('the live change', (r) => r.changes.at(-1) === 'k=2@PUT', 10_000);
+    assert.equal(w.caughtUpCount, 1);
   });
 
   test('kv - concurrent opens from two connections all succeed on one bucket', async () => {

@@ -87,11 +87,11 @@ describe('worker model', () => {
   const paths = getShortestPaths(traversable, {
     events: EVENTS,
     input: { config },
-    serializeState: (s) => key(s as WorkerSnapshot),
+    serializeState: (s) => key(s),
   });
   const byState = new Map<WorkerState, (typeof paths)[number]>();
   for (const p of paths) {
-    const st = workerStateOf(p.state as WorkerSnapshot);
+    const st = workerStateOf(p.state);
     const known = byState.get(st);
     if (!known || known.steps.length > p.steps.length) byState.set(st, p);
   }

@@ -51,15 +51,17 @@ export class WatchRecorder implements Disposable {
   }
 
   async until(what: string, pred: (r: WatchRecorder) => boolean, timeoutMs = WAIT_MS): Promise<void> {
-    await waitFor(
-      () => {
-        if (this.error !== undefined) throw this.error;
-        return pred(this) ? true : { events: this.shape };
-      },
-      { timeoutMs, what, intervalMs: 10 },
-    ).then((v) => {
-      if (v !== true) throw new Error(`unexpected probe value ${String(v)}`);
-    });
+    try {
+      await waitFor(
+        () => {
+          if (this.error !== undefined) throw this.error;
+          return pred(this);
+        },
+        { timeoutMs, what, intervalMs: 10 },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; watch events: ${JSON.stringify(this.shape)}`, { cause: err });
+    }
   }
 
   async caughtUp(): Promise<void> {

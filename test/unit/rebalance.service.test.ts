@@ -292,7 +292,10 @@ void test('rebalance - the calculator publishes through the real services and co
       rebalance: createRebalance(w.deps),
     },
   });
-  const parent = setup({ types: { events: {} as CalculatorToParentEvent }, actors: { calc } }).createMachine({
+  const parent = setup({
+    types: { events: {} as CalculatorToParentEvent, context: {} as { published: number } },
+    actors: { calc },
+  }).createMachine({
     context: { published: 0 },
     invoke: {
       src: 'calc',

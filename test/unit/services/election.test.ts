@@ -1,30 +1,30 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { KvUnavailableError, LeaseLostError, RevisionMismatchError } from '../../../src/errors.js';
 import { electionEvents$, type ElectionEvent } from '../../../src/services/election.service.js';
 import { waitFor } from '../../harness/wait.js';
-import { fakeKv, makeDeps, record, type Recorder } from './helpers.js';
+import { closeStores, delay, record, testKv, type Recorder } from './helpers.js';
 
+// electionTimeout 300 ms (renew / retry every 100 ms); the leader key's bucket TTL is the same.
 const opts = (what: string, timeoutMs = 2_000) => ({ timeoutMs, intervalMs: 2, what });
-const types = (r: Recorder<ElectionEvent>): string[] => r.events.map((e) => e.type).filter((t) => t !== 'leadership.renewed');
+const types = (r: Recorder<ElectionEvent>): string[] =>
+  r.events.map((e) => e.type).filter((t) => t !== 'leadership.renewed' && t !== 'service.error');
 
 void describe('election', () => {
+  afterEach(closeStores);
+
   void it('election - one of two contenders wins, the other follows', async () => {
-    const kv = fakeKv();
-    const deps = makeDeps(kv);
-    const a = record(electionEvents$(deps, { workerId: 'worker-0' }));
-    const b = record(electionEvents$(deps, { workerId: 'worker-1' }));
+    const kv = await testKv();
+    const a = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
+    const b = record(electionEvents$(kv.deps, { workerId: 'worker-1' }));
     try {
       await waitFor(() => a.events.length > 0 && b.events.length > 0, opts('a first event from both'));
-      const firsts = [a.events[0]?.type, b.events[0]?.type].sort();
-      assert.deepEqual(firsts, ['leadership.acquired', 'leadership.follower']);
-      const [leader, follower] = a.events[0]?.type === 'leadership.acquired' ? [a, b] : [b, a];
-      const acquired = leader.of('leadership.acquired')[0]!;
-      const entry = kv.election.peek('leader')!;
-      assert.ok(acquired.epoch > 0);
-      assert.match(entry.value, new RegExp(`^${leader === a ? 'worker-0' : 'worker-1'}:\\d+$`));
-      await waitFor(() => leader.of('leadership.renewed').length >= 2, opts('renewals'));
-      assert.equal(kv.election.peek('leader')?.revision, leader.of('leadership.renewed').at(-1)?.revision);
+      assert.deepEqual([a.events[0]?.type, b.events[0]?.type].sort(), ['leadership.acquired', 'leadership.follower']);
+      const [leader, follower, id] = a.events[0]?.type === 'leadership.acquired' ? [a, b, 'worker-0'] : [b, a, 'worker-1'];
+      await waitFor(() => leader.of('leadership.renewed').length >= 4, opts('renewals past the lease'));
+      const entry = await kv.election.peek('leader');
+      assert.match(entry?.value ?? '', new RegExp(`^${id}:\\d+$`));
+      assert.ok(entry!.revision >= leader.of('leadership.renewed').at(-1)!.revision);
       assert.deepEqual(types(follower), ['leadership.follower'], 'follower announced once');
       assert.deepEqual(types(leader), ['leadership.acquired']);
     } finally {
@@ -34,9 +34,9 @@ void describe('election', () => {
   });
 
   void it('election - the epoch is the revision of the created leader key', async () => {
-    const kv = fakeKv();
-    kv.election.set('other', 'x'); // move the sequence on
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+    const kv = await testKv();
+    await kv.election.set('other', 'x'); // revision 1
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.acquired')[0], opts('leadership'));
       assert.equal(r.of('leadership.acquired')[0]?.epoch, 2);
@@ -46,50 +46,48 @@ void describe('election', () => {
   });
 
   void it('election - the follower takes over at once when the leader key is deleted (watch)', async () => {
-    const kv = fakeKv();
-    // A 3 s lease: the periodic retry (every 1 s) cannot be what wins within the 500 ms below.
-    const deps = makeDeps(kv, { config: { electionTimeout: 3_000 } });
-    kv.election.set('leader', 'worker-9:1');
-    const r = record(electionEvents$(deps, { workerId: 'worker-0' }));
+    // A 3 s lease: the periodic retry (every 1 s) cannot be what wins within 500 ms.
+    const kv = await testKv({ config: { electionTimeout: 3_000 } });
+    await kv.election.set('leader', 'worker-9:1');
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.follower').length === 1, opts('follower'));
-      await kv.election.delete('leader'); // the leader's graceful stop
+      await kv.election.remove('leader'); // the leader's graceful stop
       await waitFor(() => r.of('leadership.acquired').length === 1, opts('takeover through the watch', 500));
-      assert.match(kv.election.peek('leader')!.value, /^worker-0:/);
+      assert.match((await kv.election.peek('leader'))!.value, /^worker-0:/);
       assert.deepEqual(types(r), ['leadership.follower', 'leadership.acquired']);
     } finally {
       r.stop();
     }
   });
 
-  void it('election - without expiry markers the periodic retry takes over within a period', async () => {
-    const kv = fakeKv();
-    kv.election.liveWatch = false;
-    kv.election.set('leader', 'worker-9:1');
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
-    try {
-      await waitFor(() => r.of('leadership.follower').length === 1, opts('follower'));
-      kv.election.expire('leader');
-      await waitFor(() => r.of('leadership.acquired').length === 1, opts('takeover within electionTimeout/3', 500));
-    } finally {
-      r.stop();
-    }
-  });
+  for (const expiryMarkers of [true, false]) {
+    void it(`election - a crashed leader's key expires and the follower takes over (expiry markers: ${expiryMarkers})`, async () => {
+      const kv = await testKv({ expiryMarkers });
+      await kv.election.set('leader', 'worker-9:1'); // never renewed
+      const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
+      try {
+        await waitFor(() => r.of('leadership.follower').length === 1, opts('follower'));
+        await waitFor(() => r.of('leadership.acquired').length === 1, opts('takeover after expiry', 1_000));
+      } finally {
+        r.stop();
+      }
+    });
+  }
 
-  void it('election - a renewal conflict → leadership.lost, then follower, then leader again after the key goes', async () => {
-    const kv = fakeKv();
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+  void it('election - a renewal conflict → leadership.lost, then follower, then leader again when the key expires', async () => {
+    const kv = await testKv();
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership'));
       const firstEpoch = r.of('leadership.acquired')[0]!.epoch;
-      kv.election.set('leader', 'worker-7:1'); // someone else holds it now
+      await kv.election.set('leader', 'worker-7:1'); // someone else holds it now (and then vanishes)
       await waitFor(() => r.of('leadership.follower').length === 1, opts('follower after the loss'));
       const [lost] = r.of('leadership.lost');
       assert.ok(lost?.error instanceof LeaseLostError);
       assert.ok(lost.error.cause instanceof RevisionMismatchError);
-      assert.equal(kv.election.peek('leader')?.value, 'worker-7:1', 'never overwrites');
+      assert.equal((await kv.election.peek('leader'))?.value, 'worker-7:1', 'never overwrites');
       assert.deepEqual(types(r), ['leadership.acquired', 'leadership.lost', 'leadership.follower']);
-      kv.election.expire('leader');
       await waitFor(() => r.of('leadership.acquired').length === 2, opts('leadership again'));
       assert.ok(r.of('leadership.acquired')[1]!.epoch > firstEpoch);
     } finally {
@@ -98,67 +96,65 @@ void describe('election', () => {
   });
 
   void it('election - transient renewal failures for electionTimeout → leadership.lost, then follower', async () => {
-    const kv = fakeKv();
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+    const kv = await testKv();
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership'));
-      let failing = true;
-      kv.election.fault = (op) => (failing && op !== 'get' ? new KvUnavailableError(op) : undefined);
       const t0 = performance.now();
+      kv.store.setOnline(false);
       await waitFor(() => r.of('leadership.lost').length === 1, opts('lost'));
-      assert.ok(performance.now() - t0 >= 90, 'not before the lease could have expired');
-      const [lost] = r.of('leadership.lost');
-      assert.ok(lost?.error.cause instanceof KvUnavailableError);
-      assert.equal(r.of('service.error').length, 1, 'one report per failure streak');
+      assert.ok(performance.now() - t0 >= 190, 'not before the lease could have expired');
+      assert.ok(r.of('leadership.lost')[0]?.error.cause instanceof KvUnavailableError);
       await waitFor(() => r.of('leadership.follower').length === 1, opts('follower'));
-      // The old key is still there (the server would expire it): we stay follower until it goes.
-      failing = false;
-      kv.election.expire('leader');
-      await waitFor(() => r.of('leadership.acquired').length === 2, opts('leadership again'));
+      assert.equal(r.of('service.error').length, 1, 'one report per failure streak');
+      kv.store.setOnline(true);
+      await waitFor(() => r.of('leadership.acquired').length === 2, opts('leadership again once the old key expired'));
+      assert.deepEqual(types(r), ['leadership.acquired', 'leadership.lost', 'leadership.follower', 'leadership.acquired']);
     } finally {
       r.stop();
     }
   });
 
   void it('election - one transient renewal failure does not depose the leader', async () => {
-    const kv = fakeKv();
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+    const kv = await testKv();
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership'));
       let n = 1;
       kv.election.fault = (op) => (op === 'update' && n-- > 0 ? new KvUnavailableError(op) : undefined);
-      await waitFor(() => r.of('leadership.renewed').length >= 1 && n < 0, opts('a renewal after the failure'));
+      await waitFor(() => n < 0 && r.of('leadership.renewed').length >= 1, opts('a renewal after the failure'));
       assert.equal(r.of('leadership.lost').length, 0);
+      assert.equal(r.of('service.error').length, 1);
     } finally {
       r.stop();
     }
   });
 
-  void it('election - a transient failure on the first attempt still answers promptly (follower) and keeps contending', async () => {
-    const kv = fakeKv();
-    let failing = true;
-    kv.election.fault = (op) => (failing && op === 'create' ? new KvUnavailableError(op) : undefined);
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+  void it('election - a failure on the first attempt still answers promptly (follower) and keeps contending', async () => {
+    const kv = await testKv();
+    kv.store.setOnline(false);
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     try {
       await waitFor(() => r.of('leadership.follower').length === 1, opts('follower'));
       assert.equal(r.of('service.error')[0]?.source, 'election');
-      failing = false;
+      kv.store.setOnline(true);
       await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership after recovery'));
     } finally {
       r.stop();
     }
   });
 
-  void it('election - unsubscribing stops renewals and the watch, and keeps the key', async () => {
-    const kv = fakeKv();
-    const r = record(electionEvents$(makeDeps(kv), { workerId: 'worker-0' }));
+  void it('election - unsubscribing stops renewals and the watch at once, and keeps the key', async () => {
+    const kv = await testKv();
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
     await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership'));
     assert.equal(kv.election.activeWatches, 1);
     r.stop();
     assert.equal(kv.election.activeWatches, 0);
+    assert.match((await kv.election.peek('leader'))!.value, /^worker-0:/);
     const calls = kv.election.calls.length;
-    await new Promise((res) => setTimeout(res, 120));
+    await delay(250); // two more periods
     assert.equal(kv.election.calls.length, calls);
-    assert.match(kv.election.peek('leader')!.value, /^worker-0:/);
+    assert.ok(kv.election.calls.every((c) => c.op !== 'delete'));
   });
 });

@@ -1,20 +1,14 @@
 /**
- * Test helpers for the services: a small in-memory KvBucket with fault injection (until the shared
- * in-memory adapter is available, and still useful for faults), ServiceDeps with short timings,
- * and an event collector for the services' Observables.
+ * Test helpers for the services: the shared in-memory KV store (real CAS, TTL and expiry-marker
+ * semantics) behind a thin instrumented wrapper that records calls and injects faults, ServiceDeps
+ * with short timings, and an event recorder for the services' Observables.
  */
-import { Observable, Subject, type Subscription } from 'rxjs';
-import type {
-  ConnectionStatus,
-  KvBucket,
-  KvEntry,
-  KvOperation,
-  KvStore,
-  KvWatchEvent,
-  KvWatchOptions,
-} from '../../../src/adapters/kv-port.js';
+import { Observable, filter, finalize } from 'rxjs';
+import type { KvBucket, KvEntry, KvWatchEvent, KvWatchOptions } from '../../../src/adapters/kv-port.js';
+import { MemoryKvStore } from '../../../src/adapters/memory-kv.js';
 import { resolveConfig, type PartiConfigInput } from '../../../src/config.js';
-import { KvUnavailableError, RevisionMismatchError } from '../../../src/errors.js';
+import { KvUnavailableError } from '../../../src/errors.js';
+import { openPartiBuckets } from '../../../src/services/buckets.js';
 import type { PartiBuckets, ServiceDeps, WorkerStatus } from '../../../src/services/deps.js';
 import type { Logger } from '../../../src/types.js';
 
@@ -25,109 +19,72 @@ export type Op = 'get' | 'create' | 'update' | 'put' | 'delete' | 'keys';
 /** A fault: throw this error, or 'hang' (never settle), for the operation on the key. Undefined = proceed. */
 export type Fault = (op: Op, key: string) => Error | 'hang' | undefined;
 
-function matches(pattern: string, key: string): boolean {
-  if (pattern === key) return true;
-  const re = new RegExp(
-    '^' +
-      pattern
-        .split('.')
-        .map((t) => (t === '*' ? '[^.]+' : t === '>' ? '.+' : t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('\\.') +
-      '$',
-  );
-  return re.test(key);
-}
-
-/** A KvBucket in memory. Revisions come from one counter per bucket, as stream sequences do. */
-export class FakeBucket implements KvBucket {
-  readonly name: string;
-  expiryObservable = true;
+/** A KvBucket wrapper: records calls, injects faults, counts watches. `peek`/`set` bypass both. */
+export class TestBucket implements KvBucket {
   fault: Fault | undefined;
-  /** When false, watches deliver nothing live (a server without expiry markers, or a lagging watch). */
+  /** When false, watches deliver no live entries (as if expiry/deletes were never observed). */
   liveWatch = true;
   /** The next this many watch subscriptions fail at once with KvUnavailableError. */
   failWatches = 0;
   watchSubscriptions = 0;
+  activeWatches = 0;
   readonly calls: { op: Op; key: string }[] = [];
-  #seq = 0;
-  readonly #last = new Map<string, KvEntry>();
-  readonly #changes = new Subject<KvEntry>();
-  #watchers = 0;
 
-  constructor(name: string) {
-    this.name = name;
+  constructor(private readonly inner: KvBucket) {}
+
+  get name(): string {
+    return this.inner.name;
   }
 
-  get activeWatches(): number {
-    return this.#watchers;
+  get expiryObservable(): boolean {
+    return this.inner.expiryObservable;
   }
 
-  /** The live entry (test inspection, no fault, not recorded). */
-  peek(key: string): KvEntry | null {
-    const e = this.#last.get(key);
-    return e && e.operation === 'PUT' ? e : null;
+  /** The live entry, as another process would read it (no fault, not recorded). */
+  peek(key: string): Promise<KvEntry | null> {
+    return this.inner.get(key);
   }
 
-  async #guard(op: Op, key: string): Promise<void> {
+  /** A write by another process (no fault, not recorded). */
+  set(key: string, value: string): Promise<number> {
+    return this.inner.put(key, value);
+  }
+
+  /** A delete by another process (no fault, not recorded). */
+  remove(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+
+  async #guard<T>(op: Op, key: string, run: () => Promise<T>): Promise<T> {
     this.calls.push({ op, key });
-    await Promise.resolve();
     const f = this.fault?.(op, key);
-    if (f === 'hang') return new Promise<never>(() => {});
+    if (f === 'hang') return new Promise<never>(noop);
     if (f) throw f;
+    return run();
   }
 
-  #write(key: string, value: string, operation: KvOperation, expired = false): number {
-    const entry: KvEntry = { key, value, revision: ++this.#seq, operation, expired, created: new Date() };
-    this.#last.set(key, entry);
-    this.#changes.next(entry);
-    return entry.revision;
+  get(key: string): Promise<KvEntry | null> {
+    return this.#guard('get', key, () => this.inner.get(key));
   }
 
-  async get(key: string): Promise<KvEntry | null> {
-    await this.#guard('get', key);
-    return this.peek(key);
+  create(key: string, value: string): Promise<number> {
+    return this.#guard('create', key, () => this.inner.create(key, value));
   }
 
-  async create(key: string, value: string): Promise<number> {
-    await this.#guard('create', key);
-    if (this.peek(key)) throw new RevisionMismatchError(key);
-    return this.#write(key, value, 'PUT');
+  update(key: string, value: string, revision: number): Promise<number> {
+    return this.#guard('update', key, () => this.inner.update(key, value, revision));
   }
 
-  async update(key: string, value: string, revision: number): Promise<number> {
-    await this.#guard('update', key);
-    if (this.#last.get(key)?.revision !== revision) throw new RevisionMismatchError(key);
-    return this.#write(key, value, 'PUT');
+  put(key: string, value: string): Promise<number> {
+    return this.#guard('put', key, () => this.inner.put(key, value));
   }
 
-  async put(key: string, value: string): Promise<number> {
-    await this.#guard('put', key);
-    return this.#write(key, value, 'PUT');
+  delete(key: string, options?: { readonly revision?: number }): Promise<void> {
+    return this.#guard('delete', key, () => this.inner.delete(key, options));
   }
 
-  async delete(key: string, options?: { readonly revision?: number }): Promise<void> {
-    await this.#guard('delete', key);
-    if (options?.revision !== undefined && this.#last.get(key)?.revision !== options.revision) {
-      throw new RevisionMismatchError(key);
-    }
-    this.#write(key, '', 'DEL');
-  }
-
-  async keys(filter?: string): Promise<string[]> {
-    await this.#guard('keys', filter ?? '>');
-    return [...this.#last.values()]
-      .filter((e) => e.operation === 'PUT' && (filter === undefined || matches(filter, e.key)))
-      .map((e) => e.key);
-  }
-
-  /** Test control: the server expires a key (a PURGE marker). */
-  expire(key: string): void {
-    this.#write(key, '', 'PURGE', true);
-  }
-
-  /** Test control: write without faults or recording (another process). */
-  set(key: string, value: string): number {
-    return this.#write(key, value, 'PUT');
+  keys(pattern?: string): Promise<string[]> {
+    return this.#guard('keys', pattern ?? '>', () => this.inner.keys(pattern));
   }
 
   watch(options: KvWatchOptions): Observable<KvWatchEvent> {
@@ -136,80 +93,63 @@ export class FakeBucket implements KvBucket {
       if (this.failWatches > 0) {
         this.failWatches--;
         sub.error(new KvUnavailableError('watch'));
-        return;
+        return undefined;
       }
-      this.#watchers++;
-      if (!options.updatesOnly) {
-        for (const e of this.#last.values()) {
-          if (e.operation === 'PUT' && matches(options.key, e.key)) sub.next({ kind: 'entry', entry: e, isUpdate: false });
-        }
-      }
-      sub.next({ kind: 'caught-up' });
-      const s: Subscription = this.#changes.subscribe((e) => {
-        if (this.liveWatch && matches(options.key, e.key)) sub.next({ kind: 'entry', entry: e, isUpdate: true });
-      });
-      return () => {
-        this.#watchers--;
-        s.unsubscribe();
-      };
+      this.activeWatches++;
+      return this.inner
+        .watch(options)
+        .pipe(
+          filter((e) => this.liveWatch || e.kind !== 'entry' || !e.isUpdate),
+          finalize(() => this.activeWatches--),
+        )
+        .subscribe(sub);
     });
   }
 }
 
-export class FakeStore implements KvStore {
-  readonly features = { version: '2.11.0', expiryMarkers: true };
-  readonly statusSubject = new Subject<ConnectionStatus>();
-  readonly status$ = this.statusSubject.asObservable();
-  readonly buckets = new Map<string, FakeBucket>();
-
-  async openBucket(spec: { name: string }): Promise<FakeBucket> {
-    let b = this.buckets.get(spec.name);
-    if (!b) {
-      b = new FakeBucket(spec.name);
-      this.buckets.set(spec.name, b);
-    }
-    return b;
-  }
-}
-
 export interface TestKv {
-  readonly store: FakeStore;
-  readonly stableId: FakeBucket;
-  readonly election: FakeBucket;
-  readonly heartbeat: FakeBucket;
-  readonly assignment: FakeBucket;
+  readonly store: MemoryKvStore;
+  readonly deps: ServiceDeps;
+  readonly stableId: TestBucket;
+  readonly election: TestBucket;
+  readonly heartbeat: TestBucket;
+  readonly assignment: TestBucket;
 }
 
-export function fakeKv(): TestKv {
-  const store = new FakeStore();
-  const mk = (n: string): FakeBucket => {
-    const b = new FakeBucket(n);
-    store.buckets.set(n, b);
-    return b;
-  };
-  return { store, stableId: mk('stableid'), election: mk('election'), heartbeat: mk('heartbeat'), assignment: mk('assignment') };
-}
-
-/** Short timings: lease periods of 50 ms, heartbeats every 10 ms, degraded thresholds of 60 ms. */
+/**
+ * Short timings: ID and leader leases of 300 ms (renewed every 100 ms), heartbeats every 20 ms
+ * (TTL 200 ms), degraded thresholds of 100 ms. Bucket TTLs follow the config, as in production.
+ * (Not shorter: on a loaded machine timers slip by tens of ms, and a lease must survive that.)
+ */
 export const testConfigInput: PartiConfigInput = {
-  heartbeatInterval: 10,
-  heartbeatTtl: 40,
-  workerIdTtl: 150,
-  electionTimeout: 150,
+  heartbeatInterval: 20,
+  heartbeatTtl: 200,
+  workerIdTtl: 300,
+  electionTimeout: 300,
   workerIdMin: 0,
   workerIdMax: 9,
-  degraded: { enterThreshold: 60, exitThreshold: 60 },
+  degraded: { enterThreshold: 100, exitThreshold: 100 },
 };
 
-export function makeDeps(
-  kv: TestKv,
-  overrides: { config?: PartiConfigInput; status?: () => WorkerStatus } = {},
-): ServiceDeps {
+const open: MemoryKvStore[] = [];
+
+/** A fresh memory store with the four buckets opened as the services open them, and deps over it. */
+export async function testKv(
+  overrides: { config?: PartiConfigInput; status?: () => WorkerStatus; expiryMarkers?: boolean } = {},
+): Promise<TestKv> {
   const config = resolveConfig({ ...testConfigInput, ...overrides.config });
-  const buckets: PartiBuckets = kv;
-  return {
+  const store = new MemoryKvStore({ features: { expiryMarkers: overrides.expiryMarkers ?? true } });
+  open.push(store);
+  const b = await openPartiBuckets(store, config);
+  const buckets = {
+    stableId: new TestBucket(b.stableId),
+    election: new TestBucket(b.election),
+    heartbeat: new TestBucket(b.heartbeat),
+    assignment: new TestBucket(b.assignment),
+  } satisfies PartiBuckets;
+  const deps: ServiceDeps = {
     config,
-    store: kv.store,
+    store,
     buckets: () => Promise.resolve(buckets),
     source: { listPartitions: async () => [] },
     strategy: { name: 'none', version: 1, assign: () => new Map() },
@@ -217,6 +157,12 @@ export function makeDeps(
     status: overrides.status ?? (() => ({ state: 'Stable', leader: false, version: 3 })),
     now: () => Date.now(),
   };
+  return { store, deps, ...buckets };
+}
+
+/** Closes every store opened by testKv (clears its TTL timers). Call from afterEach. */
+export async function closeStores(): Promise<void> {
+  await Promise.all(open.splice(0).map((s) => s.close()));
 }
 
 /** Subscribes and records every value; `done`/`error` record termination. Unsubscribe with `stop()`. */
@@ -248,4 +194,5 @@ export function record<T extends { type: string }>(o: Observable<T>): Recorder<T
   return r;
 }
 
+/** Lets time pass, for negative checks only ("nothing happened meanwhile"). */
 export const delay = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));

@@ -1,114 +1,115 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { createActor, toPromise } from 'xstate';
 import { KvUnavailableError, TimeoutError } from '../../../src/errors.js';
 import { createTeardown, runTeardown } from '../../../src/services/teardown.service.js';
-import { fakeKv, makeDeps, type TestKv } from './helpers.js';
+import { closeStores, testKv, type TestKv } from './helpers.js';
 
-/** worker-0 holds its ID, its heartbeat and (optionally) the leader key. */
-function holding(kv: TestKv, leader = true): { idRevision: number } {
-  const idRevision = kv.stableId.set('worker-0', 'claimed');
-  kv.heartbeat.set('heartbeat.worker-0', '{"ts":1}');
-  kv.heartbeat.set('heartbeat.worker-1', '{"ts":1}');
-  if (leader) kv.election.set('leader', 'worker-0:1700000000');
+/** worker-0 holds its ID, its heartbeat and (optionally) the leader key; worker-1 beats too. */
+async function holding(kv: TestKv, leader = true): Promise<{ idRevision: number }> {
+  const idRevision = await kv.stableId.create('worker-0', 'claimed');
+  await kv.heartbeat.set('heartbeat.worker-0', '{"ts":1}');
+  await kv.heartbeat.set('heartbeat.worker-1', '{"ts":1}');
+  if (leader) await kv.election.create('leader', 'worker-0:1700000000');
+  for (const b of [kv.stableId, kv.election, kv.heartbeat]) b.calls.length = 0;
   return { idRevision };
 }
 
-const order = (kv: TestKv): string[] =>
-  [kv.heartbeat, kv.election, kv.stableId].flatMap((b) => b.calls.map((c) => `${b.name}:${c.op}:${c.key}`));
-
 void describe('teardown', () => {
+  afterEach(closeStores);
+
   void it('teardown - releases heartbeat, leadership and ID, in that order', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv);
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
     const calls: string[] = [];
     for (const b of [kv.heartbeat, kv.election, kv.stableId]) {
       b.fault = (op, key) => {
-        calls.push(`${b.name}:${op}:${key}`);
+        calls.push(`${op}:${key}`);
         return undefined;
       };
     }
-    const out = await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision, wasLeader: true });
+    const out = await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: true });
     assert.deepEqual(out, { errors: [] });
-    assert.deepEqual(calls, [
-      'heartbeat:delete:heartbeat.worker-0',
-      'election:get:leader',
-      'election:delete:leader',
-      'stableid:delete:worker-0',
-    ]);
-    assert.equal(kv.heartbeat.peek('heartbeat.worker-0'), null);
-    assert.ok(kv.heartbeat.peek('heartbeat.worker-1'), 'other heartbeats untouched');
-    assert.equal(kv.election.peek('leader'), null);
-    assert.equal(kv.stableId.peek('worker-0'), null);
+    assert.deepEqual(calls, ['delete:heartbeat.worker-0', 'get:leader', 'delete:leader', 'delete:worker-0']);
+    assert.equal(await kv.heartbeat.peek('heartbeat.worker-0'), null);
+    assert.ok(await kv.heartbeat.peek('heartbeat.worker-1'), 'other heartbeats untouched');
+    assert.equal(await kv.election.peek('leader'), null);
+    assert.equal(await kv.stableId.peek('worker-0'), null);
   });
 
   void it('teardown - never deletes keys held by someone else', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv, false);
-    kv.election.set('leader', 'worker-10:1700000000'); // a prefix of ours is not ours
-    kv.stableId.set('worker-0', 'reclaimed by another process after our lease expired');
-    const out = await runTeardown(makeDeps(kv), { workerId: 'worker-1', idRevision, wasLeader: true });
+    const kv = await testKv();
+    const { idRevision } = await holding(kv, false);
+    await kv.election.set('leader', 'worker-0x:1700000000'); // a longer ID sharing our prefix
+    await kv.stableId.set('worker-0', 'reclaimed by another process after our lease expired');
+    const out = await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: true });
     assert.deepEqual(out, { errors: [] });
-    const out2 = await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision, wasLeader: true });
-    assert.deepEqual(out2, { errors: [] });
-    assert.equal(kv.election.peek('leader')?.value, 'worker-10:1700000000');
-    assert.equal(kv.stableId.peek('worker-0')?.value, 'reclaimed by another process after our lease expired');
+    assert.equal((await kv.election.peek('leader'))?.value, 'worker-0x:1700000000');
+    assert.equal((await kv.stableId.peek('worker-0'))?.value, 'reclaimed by another process after our lease expired');
   });
 
   void it('teardown - every step runs when an earlier one fails; failures are collected', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv);
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
     kv.heartbeat.fault = () => new KvUnavailableError('delete');
     kv.election.fault = (op) => (op === 'get' ? new Error('boom') : undefined);
-    const out = await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision, wasLeader: true });
+    const out = await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: true });
     assert.equal(out.errors.length, 2);
     assert.ok(out.errors[0] instanceof KvUnavailableError);
     assert.equal((out.errors[1] as { code?: string }).code, 'KV_ERROR');
-    assert.equal(kv.stableId.peek('worker-0'), null, 'the ID is still released');
+    assert.equal(await kv.stableId.peek('worker-0'), null, 'the ID is still released');
   });
 
   void it('teardown - a hanging step times out and the others still run', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv);
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
     kv.heartbeat.fault = () => 'hang';
-    const out = await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision, wasLeader: true, stepTimeoutMs: 30 });
+    const out = await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: true, stepTimeoutMs: 30 });
     assert.equal(out.errors.length, 1);
     assert.ok(out.errors[0] instanceof TimeoutError);
-    assert.equal(kv.election.peek('leader'), null);
-    assert.equal(kv.stableId.peek('worker-0'), null);
+    assert.equal(await kv.election.peek('leader'), null);
+    assert.equal(await kv.stableId.peek('worker-0'), null);
   });
 
-  void it('teardown - a non-leader still removes a leader key with its value (a create was in flight), errors ignored', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv);
-    const out = await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision, wasLeader: false });
-    assert.deepEqual(out, { errors: [] });
-    assert.equal(kv.election.peek('leader'), null);
+  void it('teardown - with NATS down every step fails fast and is reported', async () => {
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
+    kv.store.setOnline(false);
+    const out = await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: true });
+    assert.equal(out.errors.length, 3);
+    assert.ok(out.errors.every((e) => e instanceof KvUnavailableError));
+  });
 
-    const kv2 = fakeKv();
-    const held = holding(kv2, false);
+  void it('teardown - a non-leader still removes a leader key with its value (a create was in flight); its errors are ignored', async () => {
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
+    assert.deepEqual(await runTeardown(kv.deps, { workerId: 'worker-0', idRevision, wasLeader: false }), { errors: [] });
+    assert.equal(await kv.election.peek('leader'), null);
+
+    const kv2 = await testKv();
+    const held = await holding(kv2, false);
     kv2.election.fault = () => new KvUnavailableError('get');
-    const out2 = await runTeardown(makeDeps(kv2), { workerId: 'worker-0', idRevision: held.idRevision, wasLeader: false });
-    assert.deepEqual(out2, { errors: [] });
+    const out = await runTeardown(kv2.deps, { workerId: 'worker-0', idRevision: held.idRevision, wasLeader: false });
+    assert.deepEqual(out, { errors: [] });
   });
 
   void it('teardown - without a worker ID there is nothing to do; without a revision the ID is left to expire', async () => {
-    const kv = fakeKv();
-    holding(kv);
-    assert.deepEqual(await runTeardown(makeDeps(kv), { workerId: undefined, idRevision: undefined, wasLeader: false }), {
+    const kv = await testKv();
+    await holding(kv);
+    assert.deepEqual(await runTeardown(kv.deps, { workerId: undefined, idRevision: undefined, wasLeader: false }), {
       errors: [],
     });
-    assert.deepEqual(order(kv), []);
-    await runTeardown(makeDeps(kv), { workerId: 'worker-0', idRevision: undefined, wasLeader: true });
-    assert.ok(kv.stableId.peek('worker-0'));
+    assert.equal(kv.heartbeat.calls.length + kv.election.calls.length + kv.stableId.calls.length, 0);
+    await runTeardown(kv.deps, { workerId: 'worker-0', idRevision: undefined, wasLeader: true });
+    assert.ok(await kv.stableId.peek('worker-0'));
     assert.equal(kv.stableId.calls.length, 0);
   });
 
   void it('teardown - actor logic resolves with the errors (never rejects)', async () => {
-    const kv = fakeKv();
-    const { idRevision } = holding(kv);
+    const kv = await testKv();
+    const { idRevision } = await holding(kv);
     kv.stableId.fault = () => new KvUnavailableError('delete');
-    const actor = createActor(createTeardown(makeDeps(kv)), { input: { workerId: 'worker-0', idRevision, wasLeader: true } });
+    const actor = createActor(createTeardown(kv.deps), { input: { workerId: 'worker-0', idRevision, wasLeader: true } });
     const out = await toPromise(actor.start());
     assert.equal(out.errors.length, 1);
   });

@@ -1,0 +1,217 @@
+// User hooks against a real nats-server: onAssignmentChanged hands out true deltas, onStateChanged
+// sees every transition in order, a throwing hook is reported through onError without harming
+// the worker, and the hooks of one manager never run concurrently.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HookError } from '../../src/errors.js';
+import { staticSource } from '../../src/sources/static.js';
+import { partitionId, type AssignmentChange, type Partition, type StateChange, type WorkerState } from '../../src/types.js';
+import { startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { makePartitions, waitConverged, WorkerGroup, type TestWorker } from './support/assignment-helpers.js';
+
+let shared: NatsServer | undefined;
+
+before(async () => {
+  shared = await startNats();
+});
+
+after(async () => {
+  await shared?.[Symbol.asyncDispose]();
+});
+
+function server(): NatsServer {
+  if (!shared) throw new Error('shared nats-server not started');
+  return shared;
+}
+
+const idsOf = (ps: readonly Partition[]): string[] => ps.map(partitionId).sort();
+
+/**
+ * Replays a worker's onAssignmentChanged calls from an empty set, checking each call on the way:
+ * added ∩ removed = ∅, removed ⊆ held, added ∩ held = ∅, the replay equals `current`, and the
+ * version increases. Returns the replayed set (sorted ids).
+ */
+function replayDeltas(calls: readonly AssignmentChange[], who: string): string[] {
+  const held = new Set<string>();
+  let previous = Number.NEGATIVE_INFINITY;
+  calls.forEach((c, n) => {
+    const at = `${who}, call ${n} (version ${c.version})`;
+    const added = idsOf(c.added);
+    const removed = idsOf(c.removed);
+    assert.deepEqual(added.filter((id) => removed.includes(id)), [], `${at}: added ∩ removed`);
+    assert.deepEqual(removed.filter((id) => !held.has(id)), [], `${at}: removed but not held`);
+    assert.deepEqual(added.filter((id) => held.has(id)), [], `${at}: added but already held`);
+    for (const id of removed) held.delete(id);
+    for (const id of added) held.add(id);
+    assert.deepEqual([...held].sort(), idsOf(c.current), `${at}: replay differs from current`);
+    assert.ok(c.version > previous, `${at}: version not above ${previous}`);
+    previous = c.version;
+  });
+  return [...held].sort();
+}
+
+void test('hooks - onAssignmentChanged gets true deltas that replay to the current assignment', { timeout: 60_000 }, async () => {
+  const partitions = makePartitions(30);
+  const calls = new Map<number, AssignmentChange[]>();
+  const callsOf = (w: TestWorker) => calls.get(w.index) ?? [];
+  await using group = new WorkerGroup(server(), {
+    source: staticSource(partitions),
+    hooks: (i) => ({
+      onAssignmentChanged: (c) => {
+        calls.set(i, [...(calls.get(i) ?? []), c]);
+      },
+    }),
+  });
+  // Several publishes per worker: cold start, a join (planned scale), a graceful leave.
+  await group.start(3);
+  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: '3 workers × 30' });
+  await group.start(1);
+  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a join' });
+  const leaving = group.live.find((w) => !w.manager.isLeader);
+  assert.ok(leaving, 'a follower');
+  await leaving.stop();
+  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a leave' });
+
+  // Hooks run after the snapshot that caused them: wait until every live worker's hook caught up.
+  await waitFor(() => group.live.every((w) => callsOf(w).at(-1)?.version === w.manager.assignment?.version), {
+    timeoutMs: 5_000,
+    what: 'the hooks to reach the current version',
+  });
+
+  replayDeltas(callsOf(leaving), `${leaving.index} (left)`);
+  for (const w of group.live) {
+    const who = w.manager.workerId!;
+    const replayed = replayDeltas(callsOf(w), who);
+    assert.deepEqual(replayed, idsOf(w.manager.assignment!.partitions), `${who}: replay differs from the final assignment`);
+  }
+  // The join and the leave moved partitions, so some calls carried removals and additions after the first.
+  const later = [...calls.values()].flatMap((cs) => cs.slice(1));
+  assert.ok(later.some((c) => c.added.length > 0 || c.removed.length > 0), 'no delta after the first assignment');
+});
+
+void test('hooks - onStateChanged sees every transition in state$ order, from Init→Claiming to Shutdown', { timeout: 60_000 }, async (t) => {
+  const partitions = makePartitions(12);
+  const changes = new Map<number, StateChange[]>();
+  const observed = new Map<number, WorkerState[]>();
+  await using group = new WorkerGroup(server(), {
+    source: staticSource(partitions),
+    hooks: (i) => ({
+      onStateChanged: (c) => {
+        changes.set(i, [...(changes.get(i) ?? []), c]);
+      },
+    }),
+  });
+  const startObserved = async (n: number) => {
+    const ws = await Promise.all(Array.from({ length: n }, () => group.create()));
+    for (const w of ws) {
+      w.manager.state$.subscribe((s) => observed.set(w.index, [...(observed.get(w.index) ?? []), s]));
+    }
+    await Promise.all(ws.map((w) => w.manager.start()));
+    return ws;
+  };
+  // A join makes the leader go through its planned-scale window: more than the start path.
+  const workers = await startObserved(2);
+  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: '2 workers' });
+  workers.push(...(await startObserved(1)));
+  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a join' });
+  // stop() resolves after the hooks queued so far have run.
+  await Promise.all(workers.map((w) => w.stop()));
+
+  for (const w of workers) {
+    const seen = changes.get(w.index) ?? [];
+    const states = observed.get(w.index) ?? [];
+    t.diagnostic(`worker ${w.index}: ${states.join(' → ')}`);
+    assert.deepEqual(seen[0], { from: 'Init', to: 'Claiming' }, `worker ${w.index}: first change`);
+    seen.forEach((c, k) => {
+      if (k > 0) assert.equal(c.from, seen[k - 1]!.to, `worker ${w.index}, change ${k}: from ≠ previous to`);
+      assert.notEqual(c.from, c.to, `worker ${w.index}, change ${k}: not a change`);
+    });
+    assert.deepEqual(['Init', ...seen.map((c) => c.to)], states, `worker ${w.index}: hooks and state$ disagree`);
+    assert.equal(seen.at(-1)?.to, 'Shutdown', `worker ${w.index}: last change`);
+    assert.ok(states.includes('Stable'), `worker ${w.index} never Stable`);
+  }
+});
+
+void test('hooks - a throwing onAssignmentChanged reaches onError as a HookError and the worker stays Stable', { timeout: 60_000 }, async () => {
+  const source = staticSource(makePartitions(20));
+  const errors: Error[] = [];
+  let thrown = 0;
+  await using group = new WorkerGroup(server(), {
+    source,
+    hooks: (i) =>
+      i === 0
+        ? {
+            onAssignmentChanged: () => {
+              thrown++;
+              throw new Error('boom');
+            },
+            onError: (e) => {
+              errors.push(e);
+            },
+          }
+        : {},
+  });
+  const [faulty] = await group.start(2);
+  assert.ok(faulty);
+  await waitConverged(() => group.managers, makePartitions(20), { timeoutMs: 20_000, what: '2 workers × 20' });
+
+  const first = await waitFor(() => errors.find((e): e is HookError => e instanceof HookError), {
+    timeoutMs: 5_000,
+    what: 'a HookError through onError',
+  });
+  assert.equal(first.code, 'HOOK_FAILED');
+  assert.equal(first.hook, 'onAssignmentChanged');
+  assert.ok(first.cause instanceof Error && first.cause.message === 'boom', 'the thrown error is the cause');
+  assert.equal(faulty.manager.state, 'Stable');
+
+  // The worker keeps following the group and keeps calling the hook.
+  const grown = makePartitions(26);
+  source.update(grown);
+  await group.leader().manager.refreshPartitions({ timeoutMs: 10_000 });
+  await waitConverged(() => group.managers, grown, { timeoutMs: 15_000, what: 'after a refresh to 26' });
+  await waitFor(() => errors.filter((e) => e instanceof HookError).length >= 2 && thrown >= 2, {
+    timeoutMs: 5_000,
+    what: 'the hook to fail again on the next change',
+  });
+  assert.equal(faulty.manager.state, 'Stable');
+  assert.equal(errors.filter((e) => e instanceof HookError).length, thrown, 'one HookError per throw');
+  assert.deepEqual(errors.filter((e) => !(e instanceof HookError)), [], 'no other error');
+});
+
+void test('hooks - the hooks of one manager never run concurrently', { timeout: 60_000 }, async () => {
+  const source = staticSource(makePartitions(24));
+  const counters = new Map<number, { inFlight: number; max: number; calls: number }>();
+  await using group = new WorkerGroup(server(), {
+    source,
+    hooks: (i) => {
+      const c = { inFlight: 0, max: 0, calls: 0 };
+      counters.set(i, c);
+      const slow = async () => {
+        c.inFlight++;
+        c.calls++;
+        c.max = Math.max(c.max, c.inFlight);
+        await sleep(50);
+        c.inFlight--;
+      };
+      return { onAssignmentChanged: slow, onStateChanged: slow, onError: slow };
+    },
+  });
+  // Bursts of events: concurrent starts, a join, a refresh, then stop.
+  await group.start(2);
+  await waitConverged(() => group.managers, makePartitions(24), { timeoutMs: 20_000, what: '2 workers' });
+  await group.start(1);
+  await waitConverged(() => group.managers, makePartitions(24), { timeoutMs: 20_000, what: 'after a join' });
+  source.update(makePartitions(30));
+  await group.leader().manager.refreshPartitions({ timeoutMs: 10_000 });
+  await waitConverged(() => group.managers, makePartitions(30), { timeoutMs: 15_000, what: 'after a refresh' });
+  await Promise.all([...group.live].map((w) => w.stop()));
+
+  assert.equal(counters.size, 3);
+  for (const [i, c] of counters) {
+    assert.equal(c.inFlight, 0, `worker ${i}: a hook still running after stop()`);
+    assert.equal(c.max, 1, `worker ${i}: ${c.max} hooks ran at once`);
+    // Init→Claiming→Election→…→Stable→…→Shutdown plus at least two assignments.
+    assert.ok(c.calls >= 6, `worker ${i}: only ${c.calls} hook calls`);
+  }
+});
