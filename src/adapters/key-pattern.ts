@@ -6,6 +6,7 @@
 import { KvError } from '../errors.js';
 
 const KEY_RE = /^[-/=.\w]+$/;
+const BUCKET_RE = /^[-\w]+$/;
 const FILTER_RE = /^[-/=.>*\w]+$/;
 
 function hasEmptyToken(s: string): boolean {
@@ -23,6 +24,13 @@ export function isValidFilter(filter: string): boolean {
     (t, i) =>
       (!t.includes('*') || t === '*') && (!t.includes('>') || (t === '>' && i === tokens.length - 1)),
   );
+}
+
+/** Throws KvError when `name` is not a valid bucket name (letters, digits, `_`, `-`). */
+export function assertValidBucketName(name: string, operation: string): void {
+  if (!BUCKET_RE.test(name)) {
+    throw new KvError(operation, { cause: new Error(`invalid bucket name: ${JSON.stringify(name)}`) });
+  }
 }
 
 /** Throws KvError when `key` is not a literal KV key (wildcards are not keys). */

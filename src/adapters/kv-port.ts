@@ -77,6 +77,9 @@ export interface KvBucket {
    * Changes to matching keys as a cold Observable. Subscribing starts a watch; unsubscribing
    * stops it at once (server-side subscription released). After a transient failure the watch
    * resubscribes with backoff and resumes after the last revision it delivered.
+   * Revisions arrive in ascending order, each at most once. A watch tracks the latest state per
+   * key, not every write: on a history-1 bucket a revision overwritten before it was delivered
+   * can be skipped (the server already dropped it), so consumers must act on state, not count writes.
    */
   watch(options: KvWatchOptions): Observable<KvWatchEvent>;
 }

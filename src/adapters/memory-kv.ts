@@ -19,7 +19,7 @@
  */
 import { Observable, Subject, type Subscriber } from 'rxjs';
 import { KvUnavailableError, RevisionMismatchError } from '../errors.js';
-import { assertValidFilter, assertValidKey, keyMatches } from './key-pattern.js';
+import { assertValidBucketName, assertValidFilter, assertValidKey, keyMatches } from './key-pattern.js';
 import type {
   ConnectionStatus,
   KvBucket,
@@ -72,6 +72,7 @@ export class MemoryKvStore implements KvStore, AsyncDisposable {
   }
 
   async openBucket(spec: KvBucketSpec): Promise<KvBucket> {
+    assertValidBucketName(spec.name, 'openBucket');
     this.assertAvailable('openBucket');
     let state = this.buckets.get(spec.name);
     if (state === undefined) {

@@ -39,18 +39,20 @@ export async function listKeys(ctx: KeysContext, filter: string): Promise<string
     const live = new Map<string, boolean>();
     await new Promise<void>((resolve, reject) => {
       let left = info.num_pending;
+      let lastSeq = 0;
       const finish = (err?: unknown): void => {
         if (settled) return;
         settled = true;
         if (err === undefined) resolve();
-        else reject(err instanceof Error ? err : new Error(String(err)));
+        else reject(err instanceof Error ? err : new Error('key listing failed', { cause: err }));
       };
       const armIdleCheck = (): void => {
         if (idle !== undefined) clearTimeout(idle);
         if (settled) return;
         idle = setTimeout(() => {
           consumer.info().then(
-            (ci) => (ci.num_pending === 0 ? finish() : armIdleCheck()),
+            // done when nothing is pending AND everything delivered has reached us
+            (ci) => (ci.num_pending === 0 && ci.delivered.stream_seq <= lastSeq ? finish() : armIdleCheck()),
             (err: unknown) => finish(err),
           );
         }, IDLE_CHECK_MS);
@@ -58,6 +60,7 @@ export async function listKeys(ctx: KeysContext, filter: string): Promise<string
       const onMessage = (m: JsMsg): void => {
         if (settled) return;
         live.set(m.subject.slice(ctx.names.subjectPrefix.length), classify(m.headers).operation === 'PUT');
+        lastSeq = Math.max(lastSeq, m.seq);
         left--;
         if (left <= 0 || m.info.pending === 0) finish();
         else armIdleCheck();

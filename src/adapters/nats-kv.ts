@@ -15,9 +15,9 @@ import type { JetStreamClient, JetStreamManager, StreamInfo } from '@nats-io/jet
 import { Kvm } from '@nats-io/kv';
 import type { KV, KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { KvError, KvUnavailableError, RevisionMismatchError } from '../errors.js';
+import { KvUnavailableError, RevisionMismatchError } from '../errors.js';
 import type { Logger } from '../types.js';
-import { assertValidFilter, assertValidKey } from './key-pattern.js';
+import { assertValidBucketName, assertValidFilter, assertValidKey } from './key-pattern.js';
 import type {
   ConnectionStatus,
   KvBucket,
@@ -47,7 +47,6 @@ export interface NatsKvStoreOptions {
 
 /** Subject delete markers live at least this long (the server's minimum is 1 s). */
 const MIN_MARKER_TTL_MS = 1_000;
-const BUCKET_NAME_RE = /^[-\w]+$/;
 
 /**
  * Creates the NATS implementation of the KV port on an open connection. The connection stays
@@ -88,9 +87,7 @@ class NatsKvStore implements KvStore {
   }
 
   async openBucket(spec: KvBucketSpec): Promise<KvBucket> {
-    if (!BUCKET_NAME_RE.test(spec.name)) {
-      throw new KvError('openBucket', { cause: new Error(`invalid bucket name: ${JSON.stringify(spec.name)}`) });
-    }
+    assertValidBucketName(spec.name, 'openBucket');
     const names = bucketNames(spec.name);
     const log = this.logger.child({ bucket: spec.name });
     try {

@@ -94,8 +94,12 @@ class WatchSession {
   private closed = false;
   /** Highest revision delivered to the subscriber. */
   private last = 0;
-  /** For updatesOnly before anything was delivered: the stream sequence the first consumer started after. */
-  private floor = 0;
+  /**
+   * Where a resubscription resumes (after this stream sequence): the last delivered revision, or
+   * for updatesOnly before any delivery the stream's last sequence when the watch started.
+   * Undefined: no position yet (replay again).
+   */
+  private resumeAfter: number | undefined;
   private caughtUp = false;
   /** Initial-replay messages still expected from the current consumer. */
   private replayLeft = 0;
@@ -116,10 +120,13 @@ class WatchSession {
 
   start(): void {
     this.statusSub = this.ctx.status$.subscribe((s) => {
-      if (s.type === 'reconnect' && !this.closed && this.retryTimer === undefined) {
+      if (this.closed) return;
+      if (s.type === 'reconnect' && this.retryTimer === undefined) {
         this.log.debug({}, 'kv watch: reconnected, resubscribing');
         this.attempt = 0;
         this.subscribe();
+      } else if (s.type === 'close') {
+        this.terminate(new Error('connection closed'));
       }
     });
     this.subscribe();
@@ -133,6 +140,7 @@ class WatchSession {
     this.retryTimer = undefined;
     this.stopActive();
     this.statusSub?.unsubscribe();
+    this.statusSub = undefined;
   }
 
   private subscribe(): void {
@@ -146,9 +154,8 @@ class WatchSession {
       filter_subjects: this.ctx.names.subjectPrefix + this.options.key,
       headers_only: false,
     };
-    const resumeAfter = this.last > 0 ? this.last : this.floor;
-    if (resumeAfter > 0) {
-      opts.opt_start_seq = resumeAfter + 1;
+    if (this.resumeAfter !== undefined) {
+      opts.opt_start_seq = this.resumeAfter + 1;
       opts.deliver_policy = DeliverPolicy.StartSequence;
     } else {
       opts.deliver_policy = this.options.updatesOnly === true ? DeliverPolicy.New : DeliverPolicy.LastPerSubject;
@@ -166,8 +173,8 @@ class WatchSession {
     this.active = active;
     const info = await consumer.info(true); // cached: the info returned by the create call
     if (gen !== this.gen) return; // stopActive() already discarded it
-    if (this.options.updatesOnly === true && this.last === 0 && this.floor === 0) {
-      this.floor = info.delivered.stream_seq;
+    if (this.options.updatesOnly === true && this.resumeAfter === undefined) {
+      this.resumeAfter = info.delivered.stream_seq;
     }
     this.replayLeft = this.caughtUp ? 0 : info.num_pending;
     if (!this.caughtUp && (this.options.updatesOnly === true || this.replayLeft === 0)) this.markCaughtUp();
@@ -189,6 +196,7 @@ class WatchSession {
     this.attempt = 0;
     if (m.seq > this.last) {
       this.last = m.seq;
+      this.resumeAfter = m.seq;
       const entry = entryFromMessage(m, this.ctx.names);
       this.subscriber.next({ kind: 'entry', entry, isUpdate: this.caughtUp });
     }
@@ -213,9 +221,7 @@ class WatchSession {
     this.stopActive();
     this.gen++;
     if (this.ctx.nc.isClosed()) {
-      const error = new KvUnavailableError('watch', { cause: err });
-      this.close();
-      this.subscriber.error(error);
+      this.terminate(err);
       return;
     }
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
@@ -228,6 +234,13 @@ class WatchSession {
       this.retryTimer = undefined;
       if (!this.closed) this.subscribe();
     }, delay);
+  }
+
+  /** The connection is closed for good: no retry can succeed. */
+  private terminate(cause: unknown): void {
+    if (this.closed) return;
+    this.close();
+    this.subscriber.error(new KvUnavailableError('watch', { cause }));
   }
 
   private stopActive(): void {

@@ -5,7 +5,8 @@
  * promptly after start.
  *
  * Leader mode: renew every electionTimeout/3 with a revision-checked update →
- * `leadership.renewed`. Someone else's write → `leadership.lost` at once; transient failures are
+ * `leadership.renewed` (at once when the watch reports the key deleted or expired). Someone
+ * else's write → `leadership.lost` at once; transient failures are
  * retried at the next tick, and with no successful renewal for electionTimeout since the last one
  * the key must be assumed expired → `leadership.lost`. After a loss: `leadership.follower`.
  *
@@ -20,7 +21,7 @@ import { KvError, LeaseLostError, PartiError, RevisionMismatchError, TimeoutErro
 import type { WorkerEvent, WorkerServiceEvent } from '../machines/worker.events.js';
 import { LEADER_KEY, leaderValue } from '../wire/keys.js';
 import type { ServiceDeps } from './deps.js';
-import { Doorbell, backoffMs, loop$, monotonicMs, settle, sleep } from './timers.js';
+import { Doorbell, backoffMs, loop$, monotonicMs, settle } from './timers.js';
 
 export interface ElectionInput {
   readonly workerId: string;
@@ -83,7 +84,8 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
         emit({ type: 'leadership.lost', error: new LeaseLostError(LEADER_KEY, { cause }) });
       };
       for (;;) {
-        await sleep(Math.min(period, lastOk + lease - monotonicMs()), signal);
+        // A DEL/PURGE of `leader` while we lead means our key is gone: check at once, not at the next tick.
+        await gone.wait(Math.min(period, lastOk + lease - monotonicMs()), signal);
         const started = monotonicMs();
         const remaining = lastOk + lease - started;
         const r =
@@ -114,7 +116,7 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
       }
     };
 
-    let announceFollower = true;
+    let announceFollower = true; // only the first failed attempt is announced
     try {
       for (;;) {
         const started = monotonicMs();
@@ -128,7 +130,9 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
           log.info({ epoch: r.value }, 'won leadership');
           emit({ type: 'leadership.acquired', epoch: r.value });
           await lead(r.value, started);
-          announceFollower = true;
+          // Lost: back to follower mode, announced at once; contend again on the usual triggers.
+          emit({ type: 'leadership.follower' });
+          await gone.wait(period, signal);
           continue;
         }
         if (r.kind === 'error' && r.error instanceof RevisionMismatchError) failing = false;

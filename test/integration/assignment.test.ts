@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createNatsKvStore } from '../../src/adapters/nats-kv.js';
 import { MalformedValueError } from '../../src/errors.js';
 import { staticSource } from '../../src/sources/static.js';
@@ -33,6 +34,18 @@ function server(): NatsServer {
   return shared;
 }
 
+/**
+ * Client-side subscriptions other than nats.js's request mux (`_INBOX.<nuid>.*`, created by the
+ * first request and kept for the connection's life): what a stopped manager must not leave behind.
+ */
+function subscriptionsLeft(nc: NatsConnection): string[] {
+  const subs = (nc as unknown as { protocol: { subscriptions: { all(): { subject: string }[] } } }).protocol.subscriptions;
+  return subs
+    .all()
+    .map((s) => s.subject)
+    .filter((subject) => !/^_INBOX\.[^.]+\.\*$/.test(subject));
+}
+
 /** Fraction of partitions whose owner is the same in both maps. */
 function sameOwnerFraction(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): number {
   let same = 0;
@@ -51,6 +64,19 @@ void test('assignment - 5 workers started concurrently hold each of 100 partitio
   for (const [w, held] of holdings(group.managers)) {
     // parti Go's bound for this scenario; the default (sticky) strategy keeps every worker near 20.
     assert.ok(held.length >= 10 && held.length <= 40, `${w} holds ${held.length} partitions`);
+  }
+
+  // Leak check: a stopped manager leaves no subscription (watch, inbox) on its connection.
+  assert.ok(group.live.every((w) => subscriptionsLeft(w.nc).length > 0), 'the probe sees the running watches');
+  await Promise.all(group.live.map((w) => w.manager.stop()));
+  for (const w of group.live) {
+    let left: string[] = [];
+    await waitFor(() => (left = subscriptionsLeft(w.nc)).length === 0, {
+      timeoutMs: 5_000,
+      what: `no subscriptions left by ${w.manager.workerId ?? '?'}`,
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${left.join(', ')}`, { cause: err });
+    });
   }
 });
 

@@ -54,7 +54,9 @@ export class WatchRecorder implements Disposable {
     try {
       await waitFor(
         () => {
-          if (this.error !== undefined) throw this.error;
+          if (this.error !== undefined) {
+            throw this.error instanceof Error ? this.error : new Error("watch failed", { cause: this.error });
+          }
           return pred(this);
         },
         { timeoutMs, what, intervalMs: 10 },
@@ -280,13 +282,17 @@ export function kvConformance(name: string, makeStore: () => Promise<KvStoreHand
       assert.equal(second.expiryObservable, false, 'markers cannot appear on a bucket created without them');
     });
 
-    test('kv - invalid keys and filters are rejected with a PartiError', async () => {
+    test('kv - invalid keys, filters and bucket names are rejected with a PartiError', async () => {
       await using h = await makeStore();
       const b = await open(h);
       for (const bad of ['', 'a..b', '.a', 'a.', 'a b', 'a.*', 'a.>']) {
         await assert.rejects(b.put(bad, 'v'), (err: unknown) => err instanceof PartiError && err.code === 'KV_ERROR');
       }
       await assert.rejects(b.keys('a.>.b'), (err: unknown) => err instanceof PartiError && err.code === 'KV_ERROR');
+      await assert.rejects(
+        h.store.openBucket({ name: 'bad.name', ttlMs: 0 }),
+        (err: unknown) => err instanceof PartiError && err.code === 'KV_ERROR',
+      );
     });
 
     test('kv - calls after the store is closed fail with KvUnavailableError and watches error', async () => {

@@ -405,7 +405,7 @@ function testLogger(label: string): Logger | undefined {
 }
 
 /** How long dispose waits for each graceful stop or process exit. */
-const DISPOSE_STOP_MS = 15_000;
+const DISPOSE_STOP_MS = 10_000;
 
 export class Group implements AsyncDisposable {
   readonly managers: ManagedWorker[] = [];
@@ -685,5 +685,38 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
     return await Promise.race([p, late]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A partition source that serves `partitions` until `block()` is called; from then on every
+ * call hangs. `honourSignal`: a hanging call rejects when its AbortSignal fires (a well-behaved
+ * source); otherwise it never settles (a source that ignores cancellation).
+ */
+export class GatedSource implements PartitionSource {
+  calls = 0;
+  /** Calls that are hanging now or were left hanging. */
+  blockedCalls = 0;
+  #blocking = false;
+
+  constructor(
+    readonly partitions: readonly Partition[],
+    readonly honourSignal: boolean,
+  ) {}
+
+  block(): void {
+    this.#blocking = true;
+  }
+
+  listPartitions(signal?: AbortSignal): Promise<readonly Partition[]> {
+    this.calls++;
+    if (!this.#blocking) return Promise.resolve(this.partitions.slice());
+    this.blockedCalls++;
+    return new Promise((_, reject) => {
+      if (!this.honourSignal) return;
+      const abort = (): void => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal?.aborted) abort();
+      else signal?.addEventListener('abort', abort, { once: true });
+    });
   }
 }

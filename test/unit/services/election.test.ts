@@ -95,6 +95,19 @@ void describe('election', () => {
     }
   });
 
+  void it('election - the leader steps down as soon as the watch reports its key deleted', async () => {
+    const kv = await testKv({ config: { electionTimeout: 3_000 } }); // renewals every 1 s
+    const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
+    try {
+      await waitFor(() => r.of('leadership.acquired').length === 1, opts('leadership'));
+      await kv.election.remove('leader'); // e.g. an operator, or a deposed Go leader's unconditional delete
+      await waitFor(() => r.of('leadership.follower').length === 1, opts('step-down before the next renewal', 500));
+      assert.deepEqual(types(r), ['leadership.acquired', 'leadership.lost', 'leadership.follower']);
+    } finally {
+      r.stop();
+    }
+  });
+
   void it('election - transient renewal failures for electionTimeout → leadership.lost, then follower', async () => {
     const kv = await testKv();
     const r = record(electionEvents$(kv.deps, { workerId: 'worker-0' }));
