@@ -52,53 +52,45 @@ describe('election', () => {
     const log: string[] = [];
     const follower = (kind: 'manager' | 'process'): GroupWorker | undefined =>
       group.live().find((w) => w.kind === kind && !w.isLeader && w.workerId !== undefined && w.version !== undefined);
-    const actions: Array<() => void> = [
-      () => {
-        const l = group.leaders()[0];
-        if (!l) return void log.push('no leader to stop');
-        gracefulLeaderStops.push(Date.now());
-        log.push(`stop leader ${l.workerId} (${l.kind})`);
-        pending.push(stopGracefully(l));
-      },
-      () => {
-        log.push('start a manager');
-        pending.push(group.addManager().then((m) => m.start()));
-      },
-      () => {
-        const v = follower('process');
-        if (!v) return void log.push('no follower process to kill');
-        log.push(`SIGKILL follower ${v.workerId}`);
-        assert.ok(v instanceof ProcessWorker);
-        pending.push(v.kill());
-      },
-      () => {
-        log.push('spawn a process');
-        group.spawnWorker();
-      },
-      () => {
-        const l = group.leaders()[0];
-        if (!l) return void log.push('no leader to stop');
-        gracefulLeaderStops.push(Date.now());
-        log.push(`stop leader ${l.workerId} (${l.kind})`);
-        pending.push(stopGracefully(l));
-      },
-      () => {
-        const v = follower('manager');
-        if (!v) return void log.push('no follower manager to stop');
-        log.push(`stop follower ${v.workerId}`);
-        pending.push(stopGracefully(v));
-      },
-      () => {
-        log.push('start a manager');
-        pending.push(group.addManager().then((m) => m.start()));
-      },
-      () => {
-        const l = group.leaders()[0];
-        if (!l) return void log.push('no leader to stop');
-        gracefulLeaderStops.push(Date.now());
-        log.push(`stop leader ${l.workerId} (${l.kind})`);
-        pending.push(stopGracefully(l));
-      },
+    const stopLeader = (): void => {
+      const l = group.leaders()[0];
+      if (!l) return void log.push('no leader to stop');
+      gracefulLeaderStops.push(Date.now());
+      log.push(`stop leader ${l.workerId} (${l.kind})`);
+      pending.push(stopGracefully(l));
+    };
+    const killFollowerProcess = (): void => {
+      const v = follower('process');
+      if (!v) return void log.push('no follower process to kill');
+      assert.ok(v instanceof ProcessWorker);
+      log.push(`SIGKILL follower ${v.workerId}`);
+      pending.push(v.kill());
+    };
+    const startManager = (): void => {
+      log.push('start a manager');
+      pending.push(group.addManager().then((m) => m.start()));
+    };
+    const spawnProcess = (): void => {
+      log.push('spawn a process');
+      group.spawnWorker();
+    };
+    const stopFollowerManager = (): void => {
+      const v = follower('manager');
+      if (!v) return void log.push('no follower manager to stop');
+      log.push(`stop follower ${v.workerId}`);
+      pending.push(stopGracefully(v));
+    };
+    // One action every 1.1 s; SIGKILL only hits followers, so a leader is missing only during a graceful handover.
+    const actions = [
+      killFollowerProcess,
+      spawnProcess,
+      stopLeader,
+      startManager,
+      stopFollowerManager,
+      stopLeader,
+      killFollowerProcess,
+      startManager,
+      stopLeader,
     ];
 
     const churnStart = Date.now();
@@ -111,7 +103,7 @@ describe('election', () => {
       }
     })();
     for (const [i, act] of actions.entries()) {
-      const at = churnStart + (i + 1) * 1_100;
+      const at = churnStart + 500 + i * 1_100;
       await delay(Math.max(0, at - Date.now()));
       act();
     }
