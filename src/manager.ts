@@ -22,6 +22,7 @@ import { HookRunner } from './hook-runner.js';
 import { workerMachine, workerStateOf, type WorkerSnapshot } from './machines/worker.machine.js';
 import { openPartiBuckets } from './services/buckets.js';
 import type { PartiBuckets, ServiceDeps } from './services/deps.js';
+import { WriteLedger } from './services/write-ledger.js';
 import { provideWorkerServices } from './services/index.js';
 import { defaultStrategy } from './strategies/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -70,6 +71,8 @@ export class Manager implements AsyncDisposable {
   #store: KvStore | undefined;
   #buckets: Promise<PartiBuckets> | undefined;
   #started = false;
+  /** The actor was started (an unstarted actor reports status 'active' too). */
+  #actorStarted = false;
   #stopping: Promise<void> | undefined;
   #last: WorkerSnapshot;
 
@@ -106,6 +109,7 @@ export class Manager implements AsyncDisposable {
         leader: this.#last.context.leader,
         version: this.#last.context.assignment?.version,
       }),
+      writes: new WriteLedger(),
       now: () => Date.now(),
     };
 
@@ -179,6 +183,7 @@ export class Manager implements AsyncDisposable {
           this.actor.send({ type: 'STOP' });
         }, this.config.startTimeout);
       }
+      this.#actorStarted = true;
       this.actor.start();
       this.actor.send({ type: 'START' });
       const snapshot = await this.#until((s) => SERVING.has(workerStateOf(s)) || s.status !== 'active');
@@ -207,7 +212,7 @@ export class Manager implements AsyncDisposable {
 
   async #stop(): Promise<void> {
     const status = this.actor.getSnapshot().status;
-    if (status === 'active' && this.#started) {
+    if (status === 'active' && this.#actorStarted) {
       this.actor.send({ type: 'STOP' });
       await this.#until((s) => s.status !== 'active');
     }

@@ -5,6 +5,7 @@
 import type { KvBucket, KvStore } from '../adapters/kv-port.js';
 import type { PartiConfig } from '../config.js';
 import type { AssignmentStrategy, Logger, PartitionSource, WorkerState } from '../types.js';
+import type { WriteLedger } from './write-ledger.js';
 
 export interface PartiBuckets {
   readonly stableId: KvBucket;
@@ -30,6 +31,8 @@ export interface ServiceDeps {
   readonly logger: Logger;
   /** Current status of the worker, for heartbeat values. */
   status(): WorkerStatus;
+  /** Lease writes (stable ID, leader key) of this worker: what teardown must wait for and release. */
+  readonly writes: WriteLedger;
   /** Wall clock in ms (Date.now by default; injectable for tests). Timers use setTimeout. */
   now(): number;
 }

@@ -91,7 +91,7 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
         const r =
           remaining <= 0
             ? ({ kind: 'timeout' } as const)
-            : await settle(bucket.update(LEADER_KEY, leaderValue(workerId, deps.now()), revision), {
+            : await settle(deps.writes.track(LEADER_KEY, bucket.update(LEADER_KEY, leaderValue(workerId, deps.now()), revision)), {
                 signal,
                 timeoutMs: remaining,
               });
@@ -120,7 +120,7 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
     try {
       for (;;) {
         const started = monotonicMs();
-        const r = await settle(bucket.create(LEADER_KEY, leaderValue(workerId, deps.now())), {
+        const r = await settle(deps.writes.track(LEADER_KEY, bucket.create(LEADER_KEY, leaderValue(workerId, deps.now()))), {
           signal,
           timeoutMs: lease,
         });

@@ -46,7 +46,10 @@ export function leaseRenewalEvents$(deps: ServiceDeps, input: LeaseRenewalInput)
         lost(lastError ?? new TimeoutError('stable ID renewal', ttl));
         return;
       }
-      const r = await settle(bucket.update(key, stableIdValue(deps.now()), revision), { signal, timeoutMs: remaining });
+      const r = await settle(deps.writes.track(key, bucket.update(key, stableIdValue(deps.now()), revision)), {
+        signal,
+        timeoutMs: remaining,
+      });
       if (r.kind === 'ok') {
         revision = r.value;
         lastOk = started;

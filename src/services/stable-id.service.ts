@@ -51,14 +51,18 @@ export async function claimStableId(deps: ServiceDeps, signal: AbortSignal): Pro
     const key = workerIdKey(prefix, n);
     let revision: number;
     try {
-      revision = await bucket.create(key, stableIdValue(deps.now()));
+      revision = await deps.writes.track(key, bucket.create(key, stableIdValue(deps.now())));
     } catch (err) {
       if (err instanceof RevisionMismatchError) continue;
       throw typed(err, `claim ${key}`);
     }
     if (signal.aborted) {
-      // Give the ID back, fenced: only our own write is removed.
-      const r = await settle(bucket.delete(key, { revision }), { timeoutMs: RELEASE_TIMEOUT_MS });
+      // Give the ID back, fenced: only our own write is removed. Registered with the ledger so
+      // the Shutdown teardown waits for it and stop() resolves only after the ID is free.
+      const release = bucket.delete(key, { revision });
+      deps.writes.settling(release);
+      deps.writes.forget(key);
+      const r = await settle(release, { timeoutMs: RELEASE_TIMEOUT_MS });
       if (r.kind !== 'ok') {
         log.warn({ workerId: key, err: r.kind === 'error' ? r.error : 'timeout' }, 'could not release ID after abort');
       }

@@ -4,7 +4,11 @@
  * leader state, before this runs.)
  *   a. delete `heartbeat.<id>` — the leader reads the DEL as a planned departure;
  *   b. release `leader` if (and only if) it holds our value, fenced by its revision;
- *   c. release the stable ID, fenced by the last revision the machine saw.
+ *   c. release the stable ID, fenced by the latest revision we wrote.
+ * Lease writes still in flight when the worker stopped (a claim, renewal or leader create whose
+ * actor was stopped) are awaited first (bounded), so they cannot land after the release.
+ * Once a step has timed out (NATS unreachable), the later steps still run but get a short
+ * timeout, so stop() takes about one step timeout, not three.
  * Every step runs even if an earlier one failed; each is bounded by a timeout so stop() never
  * hangs while NATS is down. Failures are collected in the output; the promise never rejects.
  * A fenced delete that finds the key at another revision means someone else holds it now: fine.
@@ -31,24 +35,30 @@ export interface TeardownOutput {
 }
 
 export const TEARDOWN_STEP_TIMEOUT_MS = 2_000;
+/** Timeout of the steps after one has timed out: NATS is most likely unreachable. */
+const AFTER_TIMEOUT_STEP_MS = 250;
 
 export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Promise<TeardownOutput> {
   const { workerId, idRevision, wasLeader } = input;
   const stepTimeout = input.stepTimeoutMs ?? TEARDOWN_STEP_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'teardown', workerId });
   const errors: Error[] = [];
+  await deps.writes.drain(stepTimeout);
   if (workerId === undefined) return { errors };
+  let timeoutMs = stepTimeout;
 
   /** Runs one step within the timeout; a failure is collected (and logged), never thrown. */
   const step = async (name: string, run: (b: PartiBuckets) => Promise<void>, report = true): Promise<void> => {
+    const used = timeoutMs;
     const r = await settle(
       deps.buckets().then((b) => run(b)),
-      { timeoutMs: stepTimeout },
+      { timeoutMs: used },
     );
     if (r.kind === 'ok') return;
+    if (r.kind === 'timeout') timeoutMs = Math.min(timeoutMs, AFTER_TIMEOUT_STEP_MS);
     const error =
       r.kind === 'timeout'
-        ? new TimeoutError(`teardown: ${name}`, stepTimeout)
+        ? new TimeoutError(`teardown: ${name}`, used)
         : r.error instanceof PartiError
           ? r.error
           : new KvError(`teardown: ${name}`, { cause: r.error });
@@ -83,9 +93,13 @@ export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Prom
     wasLeader,
   );
 
-  if (idRevision !== undefined) {
+  // A renewal that landed after the machine last heard of one has the newer revision.
+  const written = deps.writes.latest(workerId);
+  const revision = Math.max(idRevision ?? 0, written ?? 0);
+  if (revision > 0) {
     await step('release stable ID', async (b) => {
-      await fencedDelete(b.stableId, workerId, idRevision);
+      await fencedDelete(b.stableId, workerId, revision);
+      deps.writes.forget(workerId);
     });
   }
 

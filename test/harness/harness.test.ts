@@ -137,6 +137,25 @@ void describe('harness', () => {
     for (const pid of pids) assertGone(pid);
   });
 
+  void it('harness - a connection left open is closed when its server is disposed', { timeout: 20_000 }, async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const server = await startNats({ jetstream: false });
+      const leaked = await connectTo(server);
+      await server[Symbol.asyncDispose]();
+      assertGone(server.pid);
+      assert.equal(leaked.isClosed(), true, 'a connection reconnecting forever would keep the test process alive');
+      await waitFor(() => warnings.some((w) => (w as Error & { code?: string }).code === 'PARTI_HARNESS_LEAKED_CONNECTION'), {
+        timeoutMs: 1_000,
+        what: 'the leaked-connection warning',
+      });
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   void it('harness - a 3-node cluster keeps an R3 KV bucket writable after a node is killed', { timeout: 40_000 }, async () => {
     let pids: number[];
     {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { resolveNatsServer } from '../../scripts/nats-server.mjs';
+import { endpointGone, endpointUp } from './connect.js';
 import { waitFor } from './wait.js';
 
 export interface StartNatsOptions {
@@ -313,6 +314,7 @@ class NatsServerProcess implements NatsServer {
     }
     this.#port = Number(new URL(ready.ports.nats?.[0] ?? '').port);
     this.#monitorUrl = ready.ports.monitoring?.[0] ?? '';
+    endpointUp(this.url);
     const varz = await httpGetJson<{ version?: string }>(`${this.#monitorUrl}/varz`);
     this.#version = varz?.version ?? '';
   }
@@ -381,6 +383,7 @@ class NatsServerProcess implements NatsServer {
   [Symbol.asyncDispose](): Promise<void> {
     this.#disposing ??= (async () => {
       try {
+        if (this.#port > 0) await endpointGone(this.url);
         await this.stop();
       } finally {
         await removeTempDir(this.#tempRoot);

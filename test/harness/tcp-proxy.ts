@@ -2,6 +2,7 @@
 // forwards to the target. `cut()` drops every open connection and refuses new ones until
 // `restore()`; the server behind it never notices anything but closed sockets.
 import { connect, createServer, type Socket } from 'node:net';
+import { endpointGone, endpointUp } from './connect.js';
 
 export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
@@ -63,19 +64,24 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     pairs.clear();
   };
 
+  const url = `nats://127.0.0.1:${port}`;
+  endpointUp(url);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      isCut = true;
-      server.close(() => resolve());
-      dropAll();
-    });
+    closing ??= (async () => {
+      await endpointGone(url);
+      await new Promise<void>((resolve) => {
+        isCut = true;
+        server.close(() => resolve());
+        dropAll();
+      });
+    })();
     return closing;
   };
 
   return {
     port,
-    url: `nats://127.0.0.1:${port}`,
+    url,
     get connections() {
       return pairs.size;
     },

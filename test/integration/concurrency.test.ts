@@ -68,11 +68,7 @@ describe('concurrency', () => {
     const w = await group.addManager();
     // Ten calls in the same tick: the first through the group (so that cleanup knows it), nine direct.
     const calls = [w.start(), ...Array.from({ length: 9 }, () => w.manager.start())];
-    const results = await within(
-      Promise.allSettled(calls),
-      15_000,
-      'the 10 start() calls',
-    );
+    const results = await within(Promise.allSettled(calls), 15_000, 'the 10 start() calls');
     const ok = results.filter((r) => r.status === 'fulfilled');
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(ok.length, 1, 'exactly one start() resolves');
@@ -199,6 +195,30 @@ describe('concurrency', () => {
         await assertCleanStop(group, w, stopped, undefined);
       });
     }
+
+    test('concurrency - stop() 0–2 ms after entering Election (leader create in flight) leaves no leader key', async (t) => {
+      await using group = await Group.create({ partitions: 10, server: server() });
+      const failures: string[] = [];
+      let runs = 0;
+      for (let i = 0; i < 12 && failures.length === 0; i++, runs++) {
+        const w = await group.addManager({ label: `elect-${i}` });
+        const entered = w.manager.waitState('Election', { timeoutMs: 5_000 });
+        const started = w.start();
+        await entered;
+        await new Promise((r) => setTimeout(r, i % 3));
+        const id = w.workerId;
+        assert.ok(id);
+        const stateAtStop = w.state;
+        try {
+          await assertCleanStop(group, w, w.stop(), id);
+        } catch (err) {
+          failures.push(`run ${i} (stopped in ${stateAtStop}): ${err instanceof Error ? err.message : String(err)}`);
+        }
+        await started.catch(() => undefined);
+      }
+      t.diagnostic(`${runs} runs`);
+      assert.deepEqual(failures, [], 'a stop during the leader create left the key behind');
+    });
 
     test('concurrency - stop() in WaitingAssignment (the leader never publishes) resolves and leaves no keys', async () => {
       await using group = await Group.create({ partitions: 10, server: server() });

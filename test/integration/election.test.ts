@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNats, waitFor, type NatsServer } from '../harness/index.js';
-import { delay, FAST, Group, ManagedWorker, ProcessWorker, type GroupWorker } from './support/group.js';
+import { delay, FAST, Group, ManagedWorker, ProcessWorker, within, type GroupWorker } from './support/group.js';
 
 let shared: NatsServer | undefined;
 before(async () => {
@@ -70,8 +70,9 @@ describe('election', () => {
       log.push('start a manager');
       pending.push(group.addManager().then((m) => m.start()));
     };
-    const spawnProcess = (): void => {
-      log.push('spawn a process');
+    const spawnProcesses = (): void => {
+      log.push('spawn 2 processes');
+      group.spawnWorker();
       group.spawnWorker();
     };
     const stopFollowerManager = (): void => {
@@ -83,7 +84,7 @@ describe('election', () => {
     // One action every 1.1 s; SIGKILL only hits followers, so a leader is missing only during a graceful handover.
     const actions = [
       killFollowerProcess,
-      spawnProcess,
+      spawnProcesses,
       stopLeader,
       startManager,
       stopFollowerManager,
@@ -108,7 +109,7 @@ describe('election', () => {
       act();
     }
     await sampler;
-    await Promise.all(pending);
+    await within(Promise.all(pending), 30_000, 'the churn actions (stops, kills, starts)');
     t.diagnostic(`churn: ${log.join('; ')}`);
 
     // Post hoc, at every sample instant: at most one leader; none only briefly after a graceful leader stop.
@@ -117,7 +118,8 @@ describe('election', () => {
     assert.deepEqual(split.map((c) => `${c.t - churnStart} ms: ${c.leaders.join(',')}`), [], 'two leaders at once');
     const leaderless = counts.filter((c) => c.leaders.length === 0);
     const unexplained = leaderless.filter((c) => !gracefulLeaderStops.some((s) => c.t >= s && c.t - s < 1_000));
-    t.diagnostic(`${samples.length} samples, ${leaderless.length} without a leader (${leaderless.map((c) => c.t - churnStart).join(', ')} ms into the churn)`);
+    const gaps = leaderless.map((c) => `${c.t - churnStart} ms`).join(', ');
+    t.diagnostic(`${samples.length} samples, ${leaderless.length} without a leader${gaps ? ` (at ${gaps} into the churn)` : ''}`);
     assert.deepEqual(unexplained.map((c) => `${c.t - churnStart} ms`), [], 'no leader outside a graceful handover');
 
     // And the group settles: exactly one leader, every partition exactly once.
@@ -136,7 +138,7 @@ describe('election', () => {
       const t0 = Date.now();
       const stopped = old.stop();
       const next = await waitFor(() => leaderSince(group.live(), t0), { timeoutMs: 5_000, intervalMs: 10, what: 'a new leader' });
-      await stopped;
+      await within(stopped, 5_000, `stop() of the leader ${old.workerId}`);
       handovers.push(next.t - t0);
       assert.notEqual(next.worker.workerId, old.workerId);
       await group.waitConverged({ timeoutMs: 10_000, what: `the ${3 - round} survivors`, expectWorkers: 3 - round });
@@ -182,7 +184,7 @@ describe('election', () => {
 
     const leader2 = group.leaders()[0] as ManagedWorker;
     const maxBefore2 = Math.max(...group.live().map((w) => w.version ?? 0));
-    await leader2.stop();
+    await within(leader2.stop(), 5_000, 'stop() of the second leader');
     await group.waitConverged({ timeoutMs: 10_000, what: '2 managers after the graceful stop', expectWorkers: 2 });
     const after2 = Math.min(...group.live().map((w) => w.version ?? 0));
     assert.ok(after2 > maxBefore2, `after the stop every survivor holds a version > ${maxBefore2} (min ${after2})`);

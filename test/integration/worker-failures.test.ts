@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNats, waitFor, type NatsServer } from '../harness/index.js';
-import { delay, FAST, Group } from './support/group.js';
+import { delay, FAST, Group, within } from './support/group.js';
 
 let shared: NatsServer | undefined;
 before(async () => {
@@ -128,7 +128,7 @@ describe('worker failures', () => {
     t.diagnostic(`new leader ${newLeader.workerId} after ${Date.now() - killedAt} ms`);
     await group.waitConverged({ timeoutMs: 15_000, what: 'the 3 survivors sharing 50 partitions', expectWorkers: 3 });
     t.diagnostic(`converged after ${Date.now() - killedAt} ms`);
-    await joined; // the joiner's start() resolved
+    await within(joined, 10_000, "the joiner's start()");
     assert.equal(group.leaders().length, 1, 'exactly one leader');
     assert.notEqual(newLeader.workerId, leader.workerId);
   });

@@ -11,6 +11,7 @@ import type { PartiBuckets, ServiceDeps } from '../../src/services/deps.js';
 import { membershipEvents$ } from '../../src/services/membership.service.js';
 import type { Logger } from '../../src/types.js';
 import { waitFor } from '../harness/wait.js';
+import { WriteLedger } from '../../src/services/write-ledger.js';
 
 const noop = (): void => {};
 const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -46,6 +47,7 @@ async function setup(expiryMarkers: boolean, wrap?: (b: KvBucket) => KvBucket): 
     strategy: { name: 'none', version: 1, assign: () => new Map() },
     logger: silent,
     status: () => ({ state: 'Stable', leader: true, version: undefined }),
+    writes: new WriteLedger(),
     now: () => Date.now(),
   };
   return { store, buckets, deps };

@@ -21,6 +21,7 @@ import type { PartiBuckets, ServiceDeps } from '../../src/services/deps.js';
 import { createRebalance, rebalance } from '../../src/services/rebalance.service.js';
 import type { AssignmentMap, AssignmentStrategy, Logger, Partition, PartitionSource } from '../../src/types.js';
 import { decodeAssignment } from '../../src/wire/assignment.js';
+import { WriteLedger } from '../../src/services/write-ledger.js';
 
 const noop = (): void => {};
 const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -68,6 +69,7 @@ async function world(
     strategy: opts.strategy ?? dealer(),
     logger,
     status: () => ({ state: 'Stable', leader: true, version: undefined }),
+    writes: new WriteLedger(),
     now: () => Date.now(),
   };
   return { store, buckets, deps, warnings, [Symbol.asyncDispose]: () => store.close() };

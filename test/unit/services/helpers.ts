@@ -11,6 +11,7 @@ import { KvUnavailableError } from '../../../src/errors.js';
 import { openPartiBuckets } from '../../../src/services/buckets.js';
 import type { PartiBuckets, ServiceDeps, WorkerStatus } from '../../../src/services/deps.js';
 import type { Logger } from '../../../src/types.js';
+import { WriteLedger } from '../../../src/services/write-ledger.js';
 
 const noop = (): void => {};
 export const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -155,6 +156,7 @@ export async function testKv(
     strategy: { name: 'none', version: 1, assign: () => new Map() },
     logger: silent,
     status: overrides.status ?? (() => ({ state: 'Stable', leader: false, version: 3 })),
+    writes: new WriteLedger(),
     now: () => Date.now(),
   };
   return { store, deps, ...buckets };
