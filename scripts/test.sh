@@ -33,4 +33,7 @@ if [ "$suite" != unit ]; then
   echo "using nats-server: $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))" >&2
 fi
 
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" "${files[@]}"
+# A test file whose process never exits (a leaked connection reconnecting forever) would hang
+# the run: each test gets a deadline, and the whole run a wall-clock cap.
+exec timeout --kill-after=10s "${TEST_WALL_CLOCK:-900}" \
+  node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=180000 "${files[@]}"
