@@ -192,6 +192,9 @@ class PrivateApt {
       '-o', 'APT::Get::List-Cleanup=false',
       '-o', 'Acquire::Languages=none',
       '-o', 'Debug::NoLocking=true',
+      // The private state lives in the project tree, which the unprivileged _apt user may not be
+      // able to reach (a clone under a 0700 temp dir): download as the invoking user instead.
+      '-o', 'APT::Sandbox::User=root',
       '-o', 'APT::Update::Error-Mode=any',
       '-qq',
     ];

@@ -9,3 +9,4 @@ export { connectTo, TEST_CONNECTION_DEFAULTS } from './connect.js';
 export type { ConnectTarget, TestConnection } from './connect.js';
 export { waitFor, Latch, once, deferred } from './wait.js';
 export type { Deferred, WaitForOptions } from './wait.js';
+export { useSharedNats } from './shared-nats.js';

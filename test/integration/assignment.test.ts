@@ -3,13 +3,13 @@
 // stickiness across a rolling restart, a thundering-herd restart, a manual refresh after the
 // source changed, and a worker that survives a malformed assignment value.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createNatsKvStore } from '../../src/adapters/nats-kv.js';
 import { MalformedValueError } from '../../src/errors.js';
 import { staticSource } from '../../src/sources/static.js';
-import { connectTo, startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { connectTo, waitFor, useSharedNats } from '../harness/index.js';
 import {
   convergenceProblems,
   holdings,
@@ -19,20 +19,7 @@ import {
   WorkerGroup,
 } from './support/assignment-helpers.js';
 
-let shared: NatsServer | undefined;
-
-before(async () => {
-  shared = await startNats();
-});
-
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-
-function server(): NatsServer {
-  if (!shared) throw new Error('shared nats-server not started');
-  return shared;
-}
+const server = useSharedNats();
 
 /**
  * Client-side subscriptions other than nats.js's request mux (`_INBOX.<nuid>.*`, created by the

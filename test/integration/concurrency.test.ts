@@ -4,24 +4,14 @@
 // from every state a worker can reach, each resolving within a deadline and leaving none of the
 // worker's keys behind (heartbeat, stable ID, leader key) when NATS is reachable.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { AbortError, AlreadyStartedError, NotStartedError } from '../../src/errors.js';
 import type { WorkerState } from '../../src/types.js';
-import { startNats, startTcpProxy, waitFor, type NatsServer } from '../harness/index.js';
+import { startTcpProxy, waitFor, useSharedNats } from '../harness/index.js';
 import { FAST, GatedSource, Group, within, type ManagedWorker } from './support/group.js';
 
-let shared: NatsServer | undefined;
-before(async () => {
-  shared = await startNats();
-});
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-function server(): NatsServer {
-  assert.ok(shared, 'shared nats-server not started');
-  return shared;
-}
+const server = useSharedNats();
 
 /** Deadline for a graceful stop while NATS is reachable. */
 const STOP_DEADLINE_MS = 5_000;

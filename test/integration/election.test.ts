@@ -5,21 +5,11 @@
 // Leadership is judged post hoc from each worker's timestamped timeline (state lines of the
 // processes, snapshots of the in-process managers), so a pipe's latency cannot fake a split brain.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { describe, test } from 'node:test';
+import { waitFor, useSharedNats } from '../harness/index.js';
 import { delay, FAST, Group, ManagedWorker, ProcessWorker, within, type GroupWorker } from './support/group.js';
 
-let shared: NatsServer | undefined;
-before(async () => {
-  shared = await startNats();
-});
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-function server(): NatsServer {
-  assert.ok(shared, 'shared nats-server not started');
-  return shared;
-}
+const server = useSharedNats();
 
 /** First time after `since` at which one of `workers` leads, from their timelines. */
 function leaderSince(workers: readonly GroupWorker[], since: number): { worker: GroupWorker; t: number } | undefined {

@@ -2,28 +2,15 @@
 // sees every transition in order, a throwing hook is reported through onError without harming
 // the worker, and the hooks of one manager never run concurrently.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HookError } from '../../src/errors.js';
 import { staticSource } from '../../src/sources/static.js';
 import { partitionId, type AssignmentChange, type Partition, type StateChange, type WorkerState } from '../../src/types.js';
-import { startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { waitFor, useSharedNats } from '../harness/index.js';
 import { makePartitions, waitConverged, WorkerGroup, type TestWorker } from './support/assignment-helpers.js';
 
-let shared: NatsServer | undefined;
-
-before(async () => {
-  shared = await startNats();
-});
-
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-
-function server(): NatsServer {
-  if (!shared) throw new Error('shared nats-server not started');
-  return shared;
-}
+const server = useSharedNats();
 
 const idsOf = (ps: readonly Partition[]): string[] => ps.map(partitionId).sort();
 

@@ -3,30 +3,17 @@
 // races, error mapping). CI runs this file on nats-server 2.15.x and 2.10.x; version-specific
 // assertions are gated on the version the server reports.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createNatsKvStore } from '../../src/adapters/nats-kv.js';
 import type { KvBucket, KvStore } from '../../src/adapters/kv-port.js';
 import { KvUnavailableError } from '../../src/errors.js';
 import type { Logger } from '../../src/types.js';
-import { connectTo, serverVersionAtLeast, startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { connectTo, serverVersionAtLeast, startNats, waitFor, useSharedNats } from '../harness/index.js';
 import { kvConformance, uniqueBucketName, WatchRecorder } from '../unit/kv-conformance.js';
 
-let shared: NatsServer | undefined;
-
-before(async () => {
-  shared = await startNats();
-});
-
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-
-function sharedServer(): NatsServer {
-  if (shared === undefined) throw new Error('shared nats-server not started');
-  return shared;
-}
+const sharedServer = useSharedNats();
 
 kvConformance('nats', async () => {
   const nc = await connectTo(sharedServer());

@@ -2,21 +2,11 @@
 // are SIGKILLed `parti-ts worker` processes, joins are in-process managers. Every check waits
 // for convergence (same version everywhere, every partition exactly once) against a deadline.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startNats, waitFor, type NatsServer } from '../harness/index.js';
+import { describe, test } from 'node:test';
+import { waitFor, useSharedNats } from '../harness/index.js';
 import { delay, FAST, Group, within } from './support/group.js';
 
-let shared: NatsServer | undefined;
-before(async () => {
-  shared = await startNats();
-});
-after(async () => {
-  await shared?.[Symbol.asyncDispose]();
-});
-function server(): NatsServer {
-  assert.ok(shared, 'shared nats-server not started');
-  return shared;
-}
+const server = useSharedNats();
 
 /** Crash detection budget: heartbeat TTL + grace + a publish, with room for a loaded CI box. */
 const CRASH_DEADLINE_MS = FAST.heartbeatTtl + FAST.emergencyGracePeriod + 6_000;
