@@ -11,7 +11,7 @@ import type { PartiBuckets, ServiceDeps } from '../../src/services/deps.js';
 import { membershipEvents$ } from '../../src/services/membership.service.js';
 import type { Logger } from '../../src/types.js';
 import { waitFor } from '../harness/wait.js';
-import { WriteLedger } from '../../src/services/write-ledger.js';
+import { testServiceDeps } from './support/service-deps.js';
 
 const noop = (): void => {};
 const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -39,17 +39,10 @@ async function setup(expiryMarkers: boolean, wrap?: (b: KvBucket) => KvBucket): 
   const store = createMemoryKvStore({ features: { expiryMarkers } });
   const opened = await openPartiBuckets(store, config);
   const buckets = wrap ? { ...opened, heartbeat: wrap(opened.heartbeat) } : opened;
-  const deps: ServiceDeps = {
-    config,
-    store,
-    buckets: () => Promise.resolve(buckets),
-    source: { listPartitions: async () => [] },
-    strategy: { name: 'none', version: 1, assign: () => new Map() },
-    logger: silent,
-    status: () => ({ state: 'Stable', leader: true, version: undefined }),
-    writes: new WriteLedger(),
-    now: () => Date.now(),
-  };
+  const deps = testServiceDeps(
+    { config, store, buckets },
+    { status: () => ({ state: 'Stable', leader: true, version: undefined }) },
+  );
   return { store, buckets, deps };
 }
 

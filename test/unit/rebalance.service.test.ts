@@ -21,7 +21,7 @@ import type { PartiBuckets, ServiceDeps } from '../../src/services/deps.js';
 import { createRebalance, rebalance } from '../../src/services/rebalance.service.js';
 import type { AssignmentMap, AssignmentStrategy, Logger, Partition, PartitionSource } from '../../src/types.js';
 import { decodeAssignment } from '../../src/wire/assignment.js';
-import { WriteLedger } from '../../src/services/write-ledger.js';
+import { testServiceDeps } from './support/service-deps.js';
 
 const noop = (): void => {};
 const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -61,17 +61,15 @@ async function world(
   const buckets = opts.assignment ? { ...opened, assignment: opts.assignment(opened.assignment) } : opened;
   const warnings: { obj: object; msg: string | undefined }[] = [];
   const logger: Logger = { ...silent, warn: (obj, msg) => warnings.push({ obj, msg }), child: () => logger };
-  const deps: ServiceDeps = {
-    config,
-    store,
-    buckets: () => Promise.resolve(buckets),
-    source: opts.source ?? { listPartitions: async () => parts(5) },
-    strategy: opts.strategy ?? dealer(),
-    logger,
-    status: () => ({ state: 'Stable', leader: true, version: undefined }),
-    writes: new WriteLedger(),
-    now: () => Date.now(),
-  };
+  const deps = testServiceDeps(
+    { config, store, buckets },
+    {
+      source: opts.source ?? { listPartitions: async () => parts(5) },
+      strategy: opts.strategy ?? dealer(),
+      logger,
+      status: () => ({ state: 'Stable', leader: true, version: undefined }),
+    },
+  );
   return { store, buckets, deps, warnings, [Symbol.asyncDispose]: () => store.close() };
 }
 

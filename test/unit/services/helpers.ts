@@ -11,7 +11,7 @@ import { KvUnavailableError } from '../../../src/errors.js';
 import { openPartiBuckets } from '../../../src/services/buckets.js';
 import type { PartiBuckets, ServiceDeps, WorkerStatus } from '../../../src/services/deps.js';
 import type { Logger } from '../../../src/types.js';
-import { WriteLedger } from '../../../src/services/write-ledger.js';
+import { testServiceDeps } from '../support/service-deps.js';
 
 const noop = (): void => {};
 export const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
@@ -148,17 +148,10 @@ export async function testKv(
     heartbeat: new TestBucket(b.heartbeat),
     assignment: new TestBucket(b.assignment),
   } satisfies PartiBuckets;
-  const deps: ServiceDeps = {
-    config,
-    store,
-    buckets: () => Promise.resolve(buckets),
-    source: { listPartitions: async () => [] },
-    strategy: { name: 'none', version: 1, assign: () => new Map() },
-    logger: silent,
-    status: overrides.status ?? (() => ({ state: 'Stable', leader: false, version: 3 })),
-    writes: new WriteLedger(),
-    now: () => Date.now(),
-  };
+  const deps = testServiceDeps(
+    { config, store, buckets },
+    { status: overrides.status ?? (() => ({ state: 'Stable', leader: false, version: 3 })) },
+  );
   return { store, deps, ...buckets };
 }
 
