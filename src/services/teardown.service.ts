@@ -43,8 +43,13 @@ export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Prom
   const stepTimeout = input.stepTimeoutMs ?? TEARDOWN_STEP_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'teardown', workerId });
   const errors: Error[] = [];
-  await deps.writes.drain(stepTimeout);
-  if (workerId === undefined) return { errors };
+  // Lease writes still in flight must settle before the leases are released; the heartbeat
+  // delete does not depend on them, so it runs meanwhile (one wait, not two, when NATS is down).
+  const drained = deps.writes.drain(stepTimeout);
+  if (workerId === undefined) {
+    await drained;
+    return { errors };
+  }
   let timeoutMs = stepTimeout;
 
   /** Runs one step within the timeout; a failure is collected (and logged), never thrown. */
@@ -81,6 +86,7 @@ export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Prom
   };
 
   await step('delete heartbeat', (b) => b.heartbeat.delete(heartbeatKey(workerId)));
+  await drained;
 
   await step(
     'release leadership',

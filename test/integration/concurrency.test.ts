@@ -304,7 +304,7 @@ describe('concurrency', () => {
       proxy.cut();
       await w.manager.waitState('Degraded', { timeoutMs: 5_000 });
       const t0 = Date.now();
-      // Three teardown steps of at most 2 s each while nothing answers.
+      // Nothing answers: one 2 s teardown step, then short ones for the rest.
       await within(w.stop(), 10_000, 'stop() in Degraded');
       t.diagnostic(`stop() in Degraded took ${Date.now() - t0} ms`);
       assert.equal(w.manager.state, 'Shutdown');
