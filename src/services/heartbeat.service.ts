@@ -29,7 +29,8 @@ export function heartbeatEvents$(deps: ServiceDeps, input: HeartbeatInput): Obse
     switchMap(({ heartbeat }) => {
       let failing = false; // per subscription: inside a failure streak
       // defer: the put is issued only while subscribed, never after the service stopped.
-      const beat$ = defer(() => heartbeat.put(key, encodeHeartbeat({ ts: deps.now(), ...deps.status() }))).pipe(
+      // Tracked: teardown waits for a put in flight before it deletes the key.
+      const beat$ = defer(() => deps.writes.track(key, heartbeat.put(key, encodeHeartbeat({ ts: deps.now(), ...deps.status() })))).pipe(
         // A put slower than the TTL is useless; give up on it and go on beating.
         timeout({ first: heartbeatTtl, with: () => throwError(() => new TimeoutError('heartbeat put', heartbeatTtl)) }),
         map((): HeartbeatEvent | undefined => {

@@ -43,14 +43,12 @@ export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Prom
   const stepTimeout = input.stepTimeoutMs ?? TEARDOWN_STEP_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'teardown', workerId });
   const errors: Error[] = [];
-  // Lease writes still in flight must settle before the leases are released; the heartbeat
-  // delete does not depend on them, so it runs meanwhile (one wait, not two, when NATS is down).
-  const drained = deps.writes.drain(stepTimeout);
-  if (workerId === undefined) {
-    await drained;
-    return { errors };
-  }
-  let timeoutMs = stepTimeout;
+  // Writes still in flight (a heartbeat, a lease renewal, a leader create) must land before we
+  // delete what they write. If they do not settle in time NATS is most likely unreachable: the
+  // steps then get the short timeout.
+  const drained = await deps.writes.drain(stepTimeout);
+  if (workerId === undefined) return { errors };
+  let timeoutMs = drained ? stepTimeout : AFTER_TIMEOUT_STEP_MS;
 
   /** Runs one step within the timeout; a failure is collected (and logged), never thrown. */
   const step = async (name: string, run: (b: PartiBuckets) => Promise<void>, report = true): Promise<void> => {
@@ -86,7 +84,6 @@ export async function runTeardown(deps: ServiceDeps, input: TeardownInput): Prom
   };
 
   await step('delete heartbeat', (b) => b.heartbeat.delete(heartbeatKey(workerId)));
-  await drained;
 
   await step(
     'release leadership',

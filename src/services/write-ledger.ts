@@ -1,11 +1,13 @@
 /**
- * The revisions this worker itself wrote, per key, and the lease writes still in flight.
+ * The revisions this worker itself wrote, per key, and the writes still in flight (lease writes
+ * and heartbeats).
  *
  * A service that is stopped mid-write cannot report the write's result to the machine (XState
  * drops events from stopped actors), yet the write may still land. Teardown asks the ledger to
  * wait for such writes (bounded) and then releases keys at the latest revision we wrote, so a
  * stop during a claim, renewal or leader create leaves nothing behind and never deletes a key
- * that someone else wrote since.
+ * that someone else wrote since, and a heartbeat in flight cannot land after its delete (which
+ * would make a graceful leave look like a crash).
  */
 
 export class WriteLedger {
@@ -49,10 +51,10 @@ export class WriteLedger {
 
   /**
    * Resolves when no write is in flight any more (including clean-ups that settling writes start
-   * in turn), or after `timeoutMs`. Never rejects.
+   * in turn), or after `timeoutMs`. Never rejects. True when everything settled in time.
    */
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#inflight.size === 0) return;
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.#inflight.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const deadline = new Promise<void>((resolve) => {
@@ -67,5 +69,6 @@ export class WriteLedger {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     clearTimeout(timer);
+    return this.#inflight.size === 0;
   }
 }

@@ -62,3 +62,25 @@ void describe('write ledger', () => {
     assert.equal(await kv.stableId.peek('worker-0'), null, 'the renewed ID is released, not left to expire');
   });
 });
+
+void describe('heartbeat and teardown', () => {
+  afterEach(closeStores);
+
+  void it('teardown - a heartbeat put in flight at stop cannot bring the key back after its delete', async () => {
+    const kv = await testKv();
+    const claimed = await kv.stableId.create('worker-0', 'claimed');
+    // The heartbeat service is stopped while its put is still travelling.
+    let landPut!: () => void;
+    const gate = new Promise<void>((r) => (landPut = r));
+    const heartbeat = (await kv.deps.buckets()).heartbeat;
+    const put = kv.deps.writes.track(
+      'heartbeat.worker-0',
+      gate.then(() => heartbeat.put('heartbeat.worker-0', '{"ts":1}')),
+    );
+    const teardown = runTeardown(kv.deps, { workerId: 'worker-0', idRevision: claimed, wasLeader: false });
+    setTimeout(landPut, 30);
+    assert.deepEqual(await teardown, { errors: [] });
+    await put;
+    assert.equal(await kv.heartbeat.peek('heartbeat.worker-0'), null, 'the graceful leave stays a DEL');
+  });
+});
