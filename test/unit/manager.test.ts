@@ -106,3 +106,19 @@ void describe('manager', () => {
     await assert.rejects(never, NotStartedError);
   });
 });
+
+void describe('manager resources', () => {
+  void it('manager - nothing keeps running after stop(): no timers or other handles left behind', async () => {
+    const count = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap').length;
+    const before = count();
+    const store = createMemoryKvStore();
+    const m = createManager({ store, source: staticSource(partitions), config: timingPresets.test });
+    await m.start();
+    assert.ok(count() > before, 'a running worker holds timers');
+    await m.stop();
+    await store.close();
+    // Let already-fired callbacks drain; a leaked interval or watch timer would stay.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(count(), before, `left behind: ${process.getActiveResourcesInfo().join(', ')}`);
+  });
+});
