@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HookError } from '../../src/errors.js';
-import { staticSource } from '../../src/sources/static.js';
 import { partitionId, type AssignmentChange, type Partition, type StateChange, type WorkerState } from '../../src/types.js';
 import { waitFor, useSharedNats } from '../harness/index.js';
-import { makePartitions, waitConverged, WorkerGroup, type TestWorker } from './support/assignment-helpers.js';
+import { Group, type ManagedWorker } from './support/group.js';
 
 const server = useSharedNats();
 
@@ -39,35 +38,35 @@ function replayDeltas(calls: readonly AssignmentChange[], who: string): string[]
 }
 
 void test('hooks - onAssignmentChanged gets true deltas that replay to the current assignment', { timeout: 60_000 }, async () => {
-  const partitions = makePartitions(30);
-  const calls = new Map<number, AssignmentChange[]>();
-  const callsOf = (w: TestWorker) => calls.get(w.index) ?? [];
-  await using group = new WorkerGroup(server(), {
-    source: staticSource(partitions),
-    hooks: (i) => ({
+  const calls = new Map<string, AssignmentChange[]>();
+  const callsOf = (w: ManagedWorker) => calls.get(w.label) ?? [];
+  await using group = await Group.create({
+    partitions: 30,
+    server: server(),
+    hooks: (label) => ({
       onAssignmentChanged: (c) => {
-        calls.set(i, [...(calls.get(i) ?? []), c]);
+        calls.set(label, [...(calls.get(label) ?? []), c]);
       },
     }),
   });
   // Several publishes per worker: cold start, a join (planned scale), a graceful leave.
-  await group.start(3);
-  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: '3 workers × 30' });
-  await group.start(1);
-  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a join' });
-  const leaving = group.live.find((w) => !w.manager.isLeader);
+  await group.startManagers(3, { concurrently: true });
+  await group.waitConverged({ timeoutMs: 20_000, what: '3 workers × 30', stable: true });
+  await group.startManagers(1);
+  await group.waitConverged({ timeoutMs: 20_000, what: 'after a join', stable: true });
+  const leaving = group.liveManagers().find((w) => !w.isLeader);
   assert.ok(leaving, 'a follower');
   await leaving.stop();
-  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a leave' });
+  await group.waitConverged({ timeoutMs: 20_000, what: 'after a leave', stable: true });
 
   // Hooks run after the snapshot that caused them: wait until every live worker's hook caught up.
-  await waitFor(() => group.live.every((w) => callsOf(w).at(-1)?.version === w.manager.assignment?.version), {
+  await waitFor(() => group.liveManagers().every((w) => callsOf(w).at(-1)?.version === w.manager.assignment?.version), {
     timeoutMs: 5_000,
     what: 'the hooks to reach the current version',
   });
 
-  replayDeltas(callsOf(leaving), `${leaving.index} (left)`);
-  for (const w of group.live) {
+  replayDeltas(callsOf(leaving), `${leaving.label} (left)`);
+  for (const w of group.liveManagers()) {
     const who = w.manager.workerId!;
     const replayed = replayDeltas(callsOf(w), who);
     assert.deepEqual(replayed, idsOf(w.manager.assignment!.partitions), `${who}: replay differs from the final assignment`);
@@ -78,70 +77,66 @@ void test('hooks - onAssignmentChanged gets true deltas that replay to the curre
 });
 
 void test('hooks - onStateChanged sees every transition in state$ order, from Init→Claiming to Shutdown', { timeout: 60_000 }, async (t) => {
-  const partitions = makePartitions(12);
-  const changes = new Map<number, StateChange[]>();
-  const observed = new Map<number, WorkerState[]>();
-  await using group = new WorkerGroup(server(), {
-    source: staticSource(partitions),
-    hooks: (i) => ({
+  const changes = new Map<string, StateChange[]>();
+  const observed = new Map<string, WorkerState[]>();
+  await using group = await Group.create({
+    partitions: 12,
+    server: server(),
+    hooks: (label) => ({
       onStateChanged: (c) => {
-        changes.set(i, [...(changes.get(i) ?? []), c]);
+        changes.set(label, [...(changes.get(label) ?? []), c]);
       },
     }),
   });
   const startObserved = async (n: number) => {
-    const ws = await Promise.all(Array.from({ length: n }, () => group.create()));
+    const ws = await Promise.all(Array.from({ length: n }, () => group.addManager()));
     for (const w of ws) {
-      w.manager.state$.subscribe((s) => observed.set(w.index, [...(observed.get(w.index) ?? []), s]));
+      w.manager.state$.subscribe((s) => observed.set(w.label, [...(observed.get(w.label) ?? []), s]));
     }
-    await Promise.all(ws.map((w) => w.manager.start()));
+    await Promise.all(ws.map((w) => w.start()));
     return ws;
   };
   // A join makes the leader go through its planned-scale window: more than the start path.
   const workers = await startObserved(2);
-  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: '2 workers' });
+  await group.waitConverged({ timeoutMs: 20_000, what: '2 workers', stable: true });
   workers.push(...(await startObserved(1)));
-  await waitConverged(() => group.managers, partitions, { timeoutMs: 20_000, what: 'after a join' });
+  await group.waitConverged({ timeoutMs: 20_000, what: 'after a join', stable: true });
   // stop() resolves after the hooks queued so far have run.
   await Promise.all(workers.map((w) => w.stop()));
 
   for (const w of workers) {
-    const seen = changes.get(w.index) ?? [];
-    const states = observed.get(w.index) ?? [];
-    t.diagnostic(`worker ${w.index}: ${states.join(' → ')}`);
-    assert.deepEqual(seen[0], { from: 'Init', to: 'Claiming' }, `worker ${w.index}: first change`);
+    const seen = changes.get(w.label) ?? [];
+    const states = observed.get(w.label) ?? [];
+    t.diagnostic(`worker ${w.label}: ${states.join(' → ')}`);
+    assert.deepEqual(seen[0], { from: 'Init', to: 'Claiming' }, `worker ${w.label}: first change`);
     seen.forEach((c, k) => {
-      if (k > 0) assert.equal(c.from, seen[k - 1]!.to, `worker ${w.index}, change ${k}: from ≠ previous to`);
-      assert.notEqual(c.from, c.to, `worker ${w.index}, change ${k}: not a change`);
+      if (k > 0) assert.equal(c.from, seen[k - 1]!.to, `worker ${w.label}, change ${k}: from ≠ previous to`);
+      assert.notEqual(c.from, c.to, `worker ${w.label}, change ${k}: not a change`);
     });
-    assert.deepEqual(['Init', ...seen.map((c) => c.to)], states, `worker ${w.index}: hooks and state$ disagree`);
-    assert.equal(seen.at(-1)?.to, 'Shutdown', `worker ${w.index}: last change`);
-    assert.ok(states.includes('Stable'), `worker ${w.index} never Stable`);
+    assert.deepEqual(['Init', ...seen.map((c) => c.to)], states, `worker ${w.label}: hooks and state$ disagree`);
+    assert.equal(seen.at(-1)?.to, 'Shutdown', `worker ${w.label}: last change`);
+    assert.ok(states.includes('Stable'), `worker ${w.label} never Stable`);
   }
 });
 
 void test('hooks - a throwing onAssignmentChanged reaches onError as a HookError and the worker stays Stable', { timeout: 60_000 }, async () => {
-  const source = staticSource(makePartitions(20));
   const errors: Error[] = [];
   let thrown = 0;
-  await using group = new WorkerGroup(server(), {
-    source,
-    hooks: (i) =>
-      i === 0
-        ? {
-            onAssignmentChanged: () => {
-              thrown++;
-              throw new Error('boom');
-            },
-            onError: (e) => {
-              errors.push(e);
-            },
-          }
-        : {},
+  await using group = await Group.create({ partitions: 20, server: server() });
+  const faulty = await group.addManager({
+    hooks: {
+      onAssignmentChanged: () => {
+        thrown++;
+        throw new Error('boom');
+      },
+      onError: (e) => {
+        errors.push(e);
+      },
+    },
   });
-  const [faulty] = await group.start(2);
-  assert.ok(faulty);
-  await waitConverged(() => group.managers, makePartitions(20), { timeoutMs: 20_000, what: '2 workers × 20' });
+  const other = await group.addManager();
+  await Promise.all([faulty.start(), other.start()]);
+  await group.waitConverged({ timeoutMs: 20_000, what: '2 workers × 20', stable: true });
 
   const first = await waitFor(() => errors.find((e): e is HookError => e instanceof HookError), {
     timeoutMs: 5_000,
@@ -153,10 +148,9 @@ void test('hooks - a throwing onAssignmentChanged reaches onError as a HookError
   assert.equal(faulty.manager.state, 'Stable');
 
   // The worker keeps following the group and keeps calling the hook.
-  const grown = makePartitions(26);
-  source.update(grown);
-  await group.leader().manager.refreshPartitions({ timeoutMs: 10_000 });
-  await waitConverged(() => group.managers, grown, { timeoutMs: 15_000, what: 'after a refresh to 26' });
+  group.setPartitions(26);
+  await group.leaderManager().manager.refreshPartitions({ timeoutMs: 10_000 });
+  await group.waitConverged({ timeoutMs: 15_000, what: 'after a refresh to 26', stable: true });
   await waitFor(() => errors.filter((e) => e instanceof HookError).length >= 2 && thrown >= 2, {
     timeoutMs: 5_000,
     what: 'the hook to fail again on the next change',
@@ -167,13 +161,13 @@ void test('hooks - a throwing onAssignmentChanged reaches onError as a HookError
 });
 
 void test('hooks - the hooks of one manager never run concurrently', { timeout: 60_000 }, async () => {
-  const source = staticSource(makePartitions(24));
-  const counters = new Map<number, { inFlight: number; max: number; calls: number }>();
-  await using group = new WorkerGroup(server(), {
-    source,
-    hooks: (i) => {
+  const counters = new Map<string, { inFlight: number; max: number; calls: number }>();
+  await using group = await Group.create({
+    partitions: 24,
+    server: server(),
+    hooks: (label) => {
       const c = { inFlight: 0, max: 0, calls: 0 };
-      counters.set(i, c);
+      counters.set(label, c);
       const slow = async () => {
         c.inFlight++;
         c.calls++;
@@ -185,14 +179,14 @@ void test('hooks - the hooks of one manager never run concurrently', { timeout: 
     },
   });
   // Bursts of events: concurrent starts, a join, a refresh, then stop.
-  await group.start(2);
-  await waitConverged(() => group.managers, makePartitions(24), { timeoutMs: 20_000, what: '2 workers' });
-  await group.start(1);
-  await waitConverged(() => group.managers, makePartitions(24), { timeoutMs: 20_000, what: 'after a join' });
-  source.update(makePartitions(30));
-  await group.leader().manager.refreshPartitions({ timeoutMs: 10_000 });
-  await waitConverged(() => group.managers, makePartitions(30), { timeoutMs: 15_000, what: 'after a refresh' });
-  await Promise.all([...group.live].map((w) => w.stop()));
+  await group.startManagers(2, { concurrently: true });
+  await group.waitConverged({ timeoutMs: 20_000, what: '2 workers', stable: true });
+  await group.startManagers(1);
+  await group.waitConverged({ timeoutMs: 20_000, what: 'after a join', stable: true });
+  group.setPartitions(30);
+  await group.leaderManager().manager.refreshPartitions({ timeoutMs: 10_000 });
+  await group.waitConverged({ timeoutMs: 15_000, what: 'after a refresh', stable: true });
+  await Promise.all(group.liveManagers().map((w) => w.stop()));
 
   assert.equal(counters.size, 3);
   for (const [i, c] of counters) {

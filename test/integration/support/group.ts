@@ -14,7 +14,7 @@ import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
 import { timingPresets, type PartiConfigInput } from '../../../src/config.js';
 import { createManager, type Manager } from '../../../src/manager.js';
-import { staticSource } from '../../../src/sources/static.js';
+import { staticSource, type StaticSource } from '../../../src/sources/static.js';
 import {
   partitionId,
   type AssignmentStrategy,
@@ -374,7 +374,7 @@ export class ProcessWorker implements GroupWorker {
 // The group
 
 export interface GroupOptions {
-  /** Number of partitions (`partition-<i>`, weight 100). */
+  /** Number of partitions (`partition-<i>`, weight 100); `setPartitions` changes it for the managers. */
   readonly partitions: number;
   /** A server shared by the file; default: the group starts its own and stops it at dispose. */
   readonly server?: NatsServer;
@@ -385,6 +385,8 @@ export interface GroupOptions {
   readonly buckets?: 'fresh' | 'default';
   /** Extra config for every in-process manager (over FAST and the bucket names). */
   readonly config?: PartiConfigInput;
+  /** Hooks of each in-process manager, made from its label (`AddManagerOptions.hooks` wins). */
+  readonly hooks?: (label: string) => Hooks;
 }
 
 export interface AddManagerOptions {
@@ -395,6 +397,18 @@ export interface AddManagerOptions {
   /** Connect to this URL instead of the group's server (e.g. a TCP proxy in front of it). */
   readonly url?: string;
   readonly label?: string;
+}
+
+export interface StartManagersOptions extends AddManagerOptions {
+  /** Connect all, then start all at once (default: one after another). */
+  readonly concurrently?: boolean;
+}
+
+export interface ConvergeOptions {
+  /** The number of live workers. */
+  readonly expectWorkers?: number;
+  /** Also: every live worker Stable, and exactly one of them leads. */
+  readonly stable?: boolean;
 }
 
 /** Library logs on stderr when PARTI_TEST_LOG is a pino level (debugging aid; silent otherwise). */
@@ -410,8 +424,10 @@ const DISPOSE_STOP_MS = 10_000;
 export class Group implements AsyncDisposable {
   readonly managers: ManagedWorker[] = [];
   readonly processes: ProcessWorker[] = [];
-  readonly partitionList: readonly Partition[];
-  readonly partitionIdList: readonly string[];
+  /** The partition source every in-process manager shares unless given its own. */
+  readonly source: StaticSource;
+  #partitions: readonly Partition[];
+  #created = 0;
   #disposing: Promise<void> | undefined;
 
   private constructor(
@@ -422,8 +438,26 @@ export class Group implements AsyncDisposable {
     readonly buckets: BucketNames,
     readonly options: GroupOptions,
   ) {
-    this.partitionList = makePartitions(options.partitions);
-    this.partitionIdList = this.partitionList.map(partitionId);
+    this.#partitions = makePartitions(options.partitions);
+    this.source = staticSource(this.#partitions);
+  }
+
+  /** The partitions the managers' shared source serves now (and that checkConverged expects). */
+  get partitionList(): readonly Partition[] {
+    return this.#partitions;
+  }
+  get partitionIdList(): readonly string[] {
+    return this.#partitions.map(partitionId);
+  }
+
+  /**
+   * From now on the shared source serves `n` partitions (managers see them at their leader's next
+   * listPartitions, e.g. refreshPartitions) and checkConverged expects them. Processes keep
+   * serving the `--partitions` they were spawned with.
+   */
+  setPartitions(n: number): void {
+    this.#partitions = makePartitions(n);
+    this.source.update(this.#partitions);
   }
 
   static async create(options: GroupOptions): Promise<Group> {
@@ -440,29 +474,34 @@ export class Group implements AsyncDisposable {
     return new Group(server, own, admin, buckets, options);
   }
 
-  /** Config of an in-process manager: FAST, the group's buckets and config, then `extra`. */
+  /**
+   * Config of an in-process manager: FAST and a start bounded well under the test deadlines, the
+   * group's buckets and config, then `extra`.
+   */
   configFor(extra: PartiConfigInput = {}): PartiConfigInput {
     const base = this.options.config ?? {};
     return {
       ...FAST,
+      startTimeout: 30_000,
       ...base,
       ...extra,
       buckets: { ...this.buckets, ...base.buckets, ...extra.buckets },
     };
   }
 
-  /** A connected, not started manager (its own connection). */
+  /** A connected, not started manager (its own connection); default label `m<creation index>`. */
   async addManager(opts: AddManagerOptions = {}): Promise<ManagedWorker> {
-    const label = opts.label ?? `m${this.managers.length}`;
+    const label = opts.label ?? `m${this.#created++}`;
     const nc = await connectTo(opts.url ?? this.server.url, { name: label });
     try {
       const logger = testLogger(label);
+      const hooks = opts.hooks ?? this.options.hooks?.(label);
       const manager = createManager({
         connection: nc,
-        source: opts.source ?? staticSource(this.partitionList),
+        source: opts.source ?? this.source,
         config: this.configFor(opts.config),
         ...(opts.strategy ? { strategy: opts.strategy } : {}),
-        ...(opts.hooks ? { hooks: opts.hooks } : {}),
+        ...(hooks ? { hooks } : {}),
         ...(logger ? { logger } : {}),
       });
       const w = new ManagedWorker(label, manager, nc);
@@ -481,8 +520,16 @@ export class Group implements AsyncDisposable {
     return w;
   }
 
-  /** Starts `n` managers one after another (each start() resolved before the next), like parti Go's StartWorkers. */
-  async startManagers(n: number, opts: AddManagerOptions = {}): Promise<ManagedWorker[]> {
+  /**
+   * Starts `n` managers one after another (each start() resolved before the next), like parti Go's
+   * StartWorkers; `concurrently`: all connected, then all started at once.
+   */
+  async startManagers(n: number, opts: StartManagersOptions = {}): Promise<ManagedWorker[]> {
+    if (opts.concurrently) {
+      const added = await Promise.all(Array.from({ length: n }, () => this.addManager(opts)));
+      await Promise.all(added.map((w) => w.start()));
+      return added;
+    }
     const out: ManagedWorker[] = [];
     for (let i = 0; i < n; i++) out.push(await this.startManager(opts));
     return out;
@@ -510,9 +557,23 @@ export class Group implements AsyncDisposable {
     return this.all().filter((w) => w.alive);
   }
 
+  /** In-process managers that count now. */
+  liveManagers(): ManagedWorker[] {
+    return this.managers.filter((w) => w.alive);
+  }
+
   /** Live workers that believe they lead. */
   leaders(): GroupWorker[] {
     return this.live().filter((w) => w.isLeader);
+  }
+
+  /** The one live leader, an in-process manager (throws unless exactly one live worker leads). */
+  leaderManager(): ManagedWorker {
+    const leaders = this.leaders();
+    const [leader] = leaders;
+    assert.equal(leaders.length, 1, `expected one leader, found [${leaders.map((w) => w.label).join(', ')}]`);
+    assert.ok(leader instanceof ManagedWorker, `the leader ${leader?.label ?? '?'} is not an in-process manager`);
+    return leader;
   }
 
   /** Partition id → worker IDs, over the live workers' current assignments. */
@@ -530,23 +591,29 @@ export class Group implements AsyncDisposable {
 
   /**
    * Throws unless the group has converged: `expectWorkers` live workers (if given), each with a
-   * worker ID and an assignment of the same version, together holding every partition exactly
-   * once. Returns worker ID → partition ids.
+   * worker ID and an assignment of the same version, together holding every partition of
+   * `partitionList` exactly once; with `stable`, also each Stable and exactly one leading.
+   * Returns worker ID → partition ids. A number is short for `{ expectWorkers }`.
    */
-  checkConverged(expectWorkers?: number): Map<string, readonly string[]> {
+  checkConverged(options: ConvergeOptions | number = {}): Map<string, readonly string[]> {
+    const opts: ConvergeOptions = typeof options === 'number' ? { expectWorkers: options } : options;
     const live = this.live();
-    if (expectWorkers !== undefined) assert.equal(live.length, expectWorkers, 'live workers');
+    if (opts.expectWorkers !== undefined) assert.equal(live.length, opts.expectWorkers, 'live workers');
     const versions = new Set(live.map((w) => w.version));
-    const view = live.map((w) => `${w.workerId ?? w.label}@v${w.version ?? '-'}:${w.partitionIds?.length ?? '-'}`).join(' ');
+    const view = live.map((w) => `${w.workerId ?? w.label}@v${w.version ?? '-'}:${w.partitionIds?.length ?? '-'}:${w.state ?? '-'}${w.isLeader ? '*' : ''}`).join(' ');
     assert.ok(live.every((w) => w.workerId !== undefined && w.partitionIds !== undefined), `a live worker without an assignment (${view})`);
     assert.equal(versions.size, 1, `live workers hold different versions (${view})`);
+    if (opts.stable) {
+      assert.ok(live.every((w) => w.state === 'Stable'), `a live worker not Stable (${view})`);
+      assert.equal(live.filter((w) => w.isLeader).length, 1, `not exactly one leader (${view})`);
+    }
     assertExactlyOnce(this.ownership(live), this.partitionIdList);
     return new Map(live.map((w) => [w.workerId!, w.partitionIds!]));
   }
 
-  /** Waits until `checkConverged(expectWorkers)` holds. */
-  waitConverged(opts: { timeoutMs: number; what: string; expectWorkers?: number }): Promise<Map<string, readonly string[]>> {
-    return waitFor(() => this.checkConverged(opts.expectWorkers), { timeoutMs: opts.timeoutMs, what: opts.what, intervalMs: 50 });
+  /** Waits until `checkConverged(opts)` holds. */
+  waitConverged(opts: ConvergeOptions & { timeoutMs: number; what: string }): Promise<Map<string, readonly string[]>> {
+    return waitFor(() => this.checkConverged(opts), { timeoutMs: opts.timeoutMs, what: opts.what, intervalMs: 50 });
   }
 
   /** Keys of a bucket whose last entry is a PUT (none when the bucket does not exist). */
