@@ -5,7 +5,6 @@
  */
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { pino } from 'pino';
 import { createNatsKvStore } from './adapters/nats-kv.js';
 import type { KvStore } from './adapters/kv-port.js';
 import { diffPartitions } from './assignment-delta.js';
@@ -19,6 +18,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import { HookRunner } from './hook-runner.js';
+import { silentLogger } from './logger.js';
 import { workerMachine, workerStateOf, type WorkerSnapshot } from './machines/worker.machine.js';
 import { openPartiBuckets } from './services/buckets.js';
 import type { PartiBuckets, ServiceDeps } from './services/deps.js';
@@ -89,7 +89,7 @@ export class Manager implements AsyncDisposable {
     }
     this.#options = options;
     this.config = resolveConfig(options.config ?? {});
-    this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'parti' });
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'parti' });
     this.#hooks = new HookRunner(options.hooks ?? {}, this.#logger);
     this.#store = options.store;
 

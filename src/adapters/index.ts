@@ -19,4 +19,4 @@ export { serverFeatures, parseServerVersion, versionAtLeast } from './server-fea
 export { toPartiError } from './nats-errors.js';
 export { connectionStatus$ } from './nats-status.js';
 export { keyMatches, isValidKey, isValidFilter } from './key-pattern.js';
-export { silentLogger } from './silent-logger.js';
+export { silentLogger } from '../logger.js';

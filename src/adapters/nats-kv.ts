@@ -34,7 +34,7 @@ import { listKeys } from './nats-keys.js';
 import { sharedConnectionStatus$ } from './nats-status.js';
 import { watchKv, type WatchBackoff } from './nats-watch.js';
 import { serverFeatures } from './server-features.js';
-import { silentLogger } from './silent-logger.js';
+import { silentLogger } from '../logger.js';
 
 export interface NatsKvStoreOptions {
   /** pino-compatible logger; nothing is logged when absent. */

@@ -9,12 +9,9 @@ import type { MembershipEvent } from '../../src/machines/calculator.events.js';
 import { openPartiBuckets } from '../../src/services/buckets.js';
 import type { PartiBuckets, ServiceDeps } from '../../src/services/deps.js';
 import { membershipEvents$ } from '../../src/services/membership.service.js';
-import type { Logger } from '../../src/types.js';
 import { waitFor } from '../harness/wait.js';
 import { testServiceDeps } from './support/service-deps.js';
 
-const noop = (): void => {};
-const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
 
 const HB_TTL = 80;
 const config = resolveConfig({

@@ -22,9 +22,8 @@ import { createRebalance, rebalance } from '../../src/services/rebalance.service
 import type { AssignmentMap, AssignmentStrategy, Logger, Partition, PartitionSource } from '../../src/types.js';
 import { decodeAssignment } from '../../src/wire/assignment.js';
 import { testServiceDeps } from './support/service-deps.js';
+import { silentLogger } from '../../src/logger.js';
 
-const noop = (): void => {};
-const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
 
 const config = resolveConfig({});
 const parts = (n: number): Partition[] => Array.from({ length: n }, (_, i) => ({ keys: [`partition-${i}`], weight: 100 }));
@@ -60,7 +59,7 @@ async function world(
   const opened = await openPartiBuckets(store, config);
   const buckets = opts.assignment ? { ...opened, assignment: opts.assignment(opened.assignment) } : opened;
   const warnings: { obj: object; msg: string | undefined }[] = [];
-  const logger: Logger = { ...silent, warn: (obj, msg) => warnings.push({ obj, msg }), child: () => logger };
+  const logger: Logger = { ...silentLogger, warn: (obj, msg) => warnings.push({ obj, msg }), child: () => logger };
   const deps = testServiceDeps(
     { config, store, buckets },
     {

@@ -10,11 +10,9 @@ import { resolveConfig, type PartiConfigInput } from '../../../src/config.js';
 import { KvUnavailableError } from '../../../src/errors.js';
 import { openPartiBuckets } from '../../../src/services/buckets.js';
 import type { PartiBuckets, ServiceDeps, WorkerStatus } from '../../../src/services/deps.js';
-import type { Logger } from '../../../src/types.js';
 import { testServiceDeps } from '../support/service-deps.js';
 
 const noop = (): void => {};
-export const silent: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
 
 export type Op = 'get' | 'create' | 'update' | 'put' | 'delete' | 'keys';
 /** A fault: throw this error, or 'hang' (never settle), for the operation on the key. Undefined = proceed. */

@@ -3,17 +3,8 @@ import type { KvStore } from '../../../src/adapters/kv-port.js';
 import type { PartiConfig } from '../../../src/config.js';
 import type { PartiBuckets, ServiceDeps } from '../../../src/services/deps.js';
 import { WriteLedger } from '../../../src/services/write-ledger.js';
-import type { Logger } from '../../../src/types.js';
+import { silentLogger } from '../../../src/logger.js';
 
-const noop = (): void => {};
-export const silentLogger: Logger = {
-  trace: noop,
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  child: () => silentLogger,
-};
 
 export function testServiceDeps(
   base: { config: PartiConfig; store: KvStore; buckets: PartiBuckets },
