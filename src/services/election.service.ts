@@ -21,6 +21,7 @@ import { KvError, LeaseLostError, PartiError, RevisionMismatchError, TimeoutErro
 import type { WorkerEvent, WorkerServiceEvent } from '../machines/worker.events.js';
 import { LEADER_KEY, leaderValue } from '../wire/keys.js';
 import type { ServiceDeps } from './deps.js';
+import { holdFencedLease } from './fenced-lease.js';
 import { Doorbell, backoffMs, loop$, monotonicMs, settle } from './timers.js';
 
 export interface ElectionInput {
@@ -77,43 +78,26 @@ export function electionEvents$(deps: ServiceDeps, input: ElectionInput): Observ
 
     /** Renews until the lease is lost (returns) or the service stops (rejects with AbortError). */
     const lead = async (epoch: number, wonAt: number): Promise<void> => {
-      let revision = epoch;
-      let lastOk = wonAt;
-      let lastError: unknown;
-      const lost = (cause: unknown): void => {
-        emit({ type: 'leadership.lost', error: new LeaseLostError(LEADER_KEY, { cause }) });
-      };
-      for (;;) {
+      const loss = await holdFencedLease({
+        lease,
+        period,
+        revision: epoch,
+        since: wonAt,
+        renew: (revision) => deps.writes.track(LEADER_KEY, bucket.update(LEADER_KEY, leaderValue(workerId, deps.now()), revision)),
         // A DEL/PURGE of `leader` while we lead means our key is gone: check at once, not at the next tick.
-        await gone.wait(Math.min(period, lastOk + lease - monotonicMs()), signal);
-        const started = monotonicMs();
-        const remaining = lastOk + lease - started;
-        const r =
-          remaining <= 0
-            ? ({ kind: 'timeout' } as const)
-            : await settle(deps.writes.track(LEADER_KEY, bucket.update(LEADER_KEY, leaderValue(workerId, deps.now()), revision)), {
-                signal,
-                timeoutMs: remaining,
-              });
-        if (r.kind === 'ok') {
-          revision = r.value;
-          lastOk = started;
-          lastError = undefined;
+        wait: (ms, s) => gone.wait(ms, s),
+        signal,
+        onRenewed: (revision) => {
           failing = false;
           emit({ type: 'leadership.renewed', revision });
-        } else if (r.kind === 'error' && r.error instanceof RevisionMismatchError) {
-          log.warn({ err: r.error, epoch }, 'leader key taken over; stepping down');
-          lost(r.error);
-          return;
-        } else if (r.kind === 'error') {
-          lastError = r.error;
-          transient(r.error, 'leader renewal');
-        } else {
-          log.warn({ err: lastError, epoch }, 'leader lease expired before it could be renewed; stepping down');
-          lost(lastError ?? new TimeoutError('leader renewal', lease));
-          return;
-        }
-      }
+        },
+        onTransient: (err) => transient(err, 'leader renewal'),
+      });
+      log.warn(
+        { err: loss.cause, epoch },
+        loss.reason === 'taken' ? 'leader key taken over; stepping down' : 'leader lease expired before it could be renewed; stepping down',
+      );
+      emit({ type: 'leadership.lost', error: new LeaseLostError(LEADER_KEY, { cause: loss.cause }) });
     };
 
     let announceFollower = true; // only the first failed attempt is announced

@@ -6,11 +6,12 @@
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
-import { LeaseLostError, RevisionMismatchError, TimeoutError } from '../errors.js';
+import { LeaseLostError } from '../errors.js';
 import type { WorkerEvent, WorkerServiceEvent } from '../machines/worker.events.js';
 import { stableIdValue } from '../wire/keys.js';
 import type { ServiceDeps } from './deps.js';
-import { loop$, monotonicMs, settle, sleep } from './timers.js';
+import { holdFencedLease } from './fenced-lease.js';
+import { loop$, monotonicMs, sleep } from './timers.js';
 
 export interface LeaseRenewalInput {
   /** The claimed ID (also its key in the stable-ID bucket). */
@@ -30,44 +31,23 @@ export function leaseRenewalEvents$(deps: ServiceDeps, input: LeaseRenewalInput)
   return loop$<LeaseRenewalEvent>(async (emit, signal) => {
     const bucket = (await deps.buckets()).stableId;
     if (signal.aborted) return; // stopped while the buckets were opening: issue nothing
-    let revision = input.revision;
-    // The claim happened just before this service started; count the lease from here.
-    let lastOk = monotonicMs();
-    let lastError: unknown;
-    const lost = (cause: unknown): void => emit({ type: 'lease.lost', error: new LeaseLostError(key, { cause }) });
-
-    for (;;) {
-      const untilExpiry = lastOk + ttl - monotonicMs();
-      await sleep(Math.min(period, untilExpiry), signal);
-      const started = monotonicMs();
-      const remaining = lastOk + ttl - started;
-      if (remaining <= 0) {
-        log.warn({ err: lastError }, 'lease expired before it could be renewed');
-        lost(lastError ?? new TimeoutError('stable ID renewal', ttl));
-        return;
-      }
-      const r = await settle(deps.writes.track(key, bucket.update(key, stableIdValue(deps.now()), revision)), {
-        signal,
-        timeoutMs: remaining,
-      });
-      if (r.kind === 'ok') {
-        revision = r.value;
-        lastOk = started;
-        lastError = undefined;
-        emit({ type: 'lease.renewed', revision });
-      } else if (r.kind === 'error' && r.error instanceof RevisionMismatchError) {
-        log.warn({ err: r.error, revision }, 'stable ID taken over by another writer');
-        lost(r.error);
-        return;
-      } else if (r.kind === 'error') {
-        lastError = r.error;
-        log.warn({ err: r.error }, 'stable ID renewal failed; retrying at the next tick');
-      } else {
-        log.warn({ err: lastError }, 'lease expired while a renewal was in flight');
-        lost(lastError ?? new TimeoutError('stable ID renewal', ttl));
-        return;
-      }
-    }
+    const loss = await holdFencedLease({
+      lease: ttl,
+      period,
+      revision: input.revision,
+      // The claim happened just before this service started; count the lease from here.
+      since: monotonicMs(),
+      renew: (revision) => deps.writes.track(key, bucket.update(key, stableIdValue(deps.now()), revision)),
+      wait: sleep,
+      signal,
+      onRenewed: (revision) => emit({ type: 'lease.renewed', revision }),
+      onTransient: (err) => log.warn({ err }, 'stable ID renewal failed; retrying at the next tick'),
+    });
+    log.warn(
+      { err: loss.cause },
+      loss.reason === 'taken' ? 'stable ID taken over by another writer' : 'stable ID lease expired before it could be renewed',
+    );
+    emit({ type: 'lease.lost', error: new LeaseLostError(key, { cause: loss.cause }) });
   });
 }
 
