@@ -23,6 +23,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startNats } from '../test/harness/index.js';
+import type { WorkerLine } from '../src/cli/worker-command.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKERS = 4;
@@ -42,16 +43,7 @@ const TIMING_FLAGS = [
   '--worker-id-ttl', '5s',
 ];
 
-interface Line {
-  readonly t: number;
-  readonly event: string;
-  readonly workerId?: string | null;
-  readonly state?: string;
-  readonly leader?: boolean;
-  readonly version?: number | null;
-  readonly partitions?: string[];
-  readonly message?: string;
-}
+type Line = WorkerLine;
 
 interface View {
   workerId: string | null;

@@ -14,6 +14,7 @@ import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
 import { timingPresets, type PartiConfigInput } from '../../../src/config.js';
 import { createManager, type Manager } from '../../../src/manager.js';
+import type { ErrorLine, WorkerLine } from '../../../src/cli/worker-command.js';
 import { staticSource, type StaticSource } from '../../../src/sources/static.js';
 import {
   partitionId,
@@ -197,18 +198,8 @@ export class ManagedWorker implements GroupWorker {
   }
 }
 
-/** One stdout line of `parti-ts worker --json` (DESIGN.md §6). */
-export interface WorkerLine {
-  readonly t: number;
-  readonly event: 'state' | 'assignment' | 'stopped' | 'error';
-  readonly workerId?: string | null;
-  readonly state?: string;
-  readonly leader?: boolean;
-  readonly version?: number | null;
-  readonly partitions?: string[];
-  readonly message?: string;
-  readonly code?: string;
-}
+/** One stdout line of `parti-ts worker --json` (DESIGN.md §6): the command's own contract type. */
+export type { WorkerLine };
 
 export interface ProcessExit {
   readonly code: number | null;
@@ -294,7 +285,7 @@ export class ProcessWorker implements GroupWorker {
     }
   }
 
-  #last(pred: (l: WorkerLine) => boolean): WorkerLine | undefined {
+  #last<L extends WorkerLine>(pred: (l: WorkerLine) => l is L): L | undefined {
     for (let i = this.lines.length - 1; i >= 0; i--) {
       const l = this.lines[i]!;
       if (pred(l)) return l;
@@ -303,7 +294,7 @@ export class ProcessWorker implements GroupWorker {
   }
 
   get workerId(): string | undefined {
-    return this.#last((l) => typeof l.workerId === 'string')?.workerId ?? undefined;
+    return this.#last((l): l is Exclude<WorkerLine, ErrorLine> => 'workerId' in l && typeof l.workerId === 'string')?.workerId ?? undefined;
   }
   get isLeader(): boolean {
     return this.alive && this.#last((l) => l.event === 'state' || l.event === 'assignment')?.leader === true;
