@@ -272,6 +272,11 @@ export class Manager implements AsyncDisposable {
         this.actor.on('worker.error', (e) => {
           if (e.source === 'calculator') finish(e.error);
         }),
+        // Shut down (or lost leadership) while waiting: no publish is coming.
+        this.actor.subscribe((snap) => {
+          if (snap.status !== 'active' || workerStateOf(snap) === 'Shutdown') finish(new NotStartedError('refreshPartitions'));
+          else if (!snap.context.leader) finish(); // the new leader publishes on takeover anyway
+        }),
       ];
       const finish = (err?: Error) => {
         clearTimeout(timer);

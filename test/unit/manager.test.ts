@@ -122,3 +122,26 @@ void describe('manager resources', () => {
     assert.equal(count(), before, `left behind: ${process.getActiveResourcesInfo().join(', ')}`);
   });
 });
+
+void describe('manager refresh', () => {
+  void it('manager - refreshPartitions() waiting on a publish settles at once when the worker stops', async () => {
+    let calls = 0;
+    // The first listing serves start(); the refresh's listing never returns.
+    const source = {
+      listPartitions: (): Promise<typeof partitions> => (++calls === 1 ? Promise.resolve(partitions) : new Promise(() => {})),
+    };
+    const store = createMemoryKvStore();
+    const m = createManager({ store, source, config: { ...timingPresets.test, coldStartWindow: 60_000, plannedScaleWindow: 60_000, minRebalanceInterval: 100 } });
+    try {
+      await m.start();
+      const refresh = m.refreshPartitions({ timeoutMs: 20_000 });
+      const t0 = Date.now();
+      await m.stop();
+      await assert.rejects(refresh, NotStartedError);
+      assert.ok(Date.now() - t0 < 5_000, 'settled by the stop, not by its 20 s timeout');
+    } finally {
+      await m.stop();
+      await store.close();
+    }
+  });
+});
